@@ -1,0 +1,228 @@
+package nn
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/tensor"
+)
+
+// gemm is the matrix multiply under every conv and dense kernel:
+// C = alpha·op(A)·op(B) + beta·C, row-major.
+var gemm = gonum.Implementation{}
+
+// parallelFor runs f over [0,n) split into contiguous chunks, one per worker,
+// and waits for them. Worker w gets index w (for per-worker scratch space).
+func parallelFor(n int, f func(worker, lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func maxWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// convKernel is a 2-D cross-correlation (PyTorch's Conv2d) with zero padding
+// and an optional bias: inputs x (N,C,H,W), w (O,C,KH,KW)[, b (O)].
+type convKernel struct {
+	n, c, h, w  int
+	o, kh, kw   int
+	stride, pad int
+	oh, ow      int
+	bias        bool
+	cols        [][]float32 // per-worker im2col buffers
+	partial     [][]float32 // per-worker filter-gradient partial sums
+}
+
+func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
+	if len(x) != 4 || len(w) != 4 || x[1] != w[1] {
+		return nil, fmt.Errorf("%w: conv input %v with kernel %v", ErrShape, x, w)
+	}
+	k := &convKernel{n: x[0], c: x[1], h: x[2], w: x[3], o: w[0], kh: w[2], kw: w[3], stride: stride, pad: pad, bias: bias}
+	k.oh = (k.h+2*pad-k.kh)/stride + 1
+	k.ow = (k.w+2*pad-k.kw)/stride + 1
+	if stride < 1 || pad < 0 || k.oh < 1 || k.ow < 1 {
+		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, x, w, stride, pad)
+	}
+	return k, nil
+}
+
+func (k *convKernel) name() string { return "conv2d" }
+func (k *convKernel) outShape() tensor.Shape {
+	return tensor.Shape{k.n, k.o, k.oh, k.ow}
+}
+func (k *convKernel) differentiable() []bool {
+	if k.bias {
+		return []bool{true, true, true}
+	}
+	return []bool{true, true}
+}
+
+func (k *convKernel) colLen() int { return k.c * k.kh * k.kw * k.oh * k.ow }
+
+// prepare allocates the per-worker scratch buffers once; the parallel loops
+// then only index them.
+func (k *convKernel) prepare() {
+	workers := min(maxWorkers(), k.n)
+	for len(k.cols) < workers {
+		k.cols = append(k.cols, make([]float32, k.colLen()))
+	}
+}
+
+func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
+
+// im2col lays out the receptive fields of image x (C,H,W) as the columns of
+// col, a (C·KH·KW)×(OH·OW) matrix.
+func (k *convKernel) im2col(x, col []float32) {
+	ohw := k.oh * k.ow
+	for c := range k.c {
+		xc := x[c*k.h*k.w : (c+1)*k.h*k.w]
+		for i := range k.kh {
+			for j := range k.kw {
+				row := col[((c*k.kh+i)*k.kw+j)*ohw:][:ohw]
+				for oy := range k.oh {
+					iy := oy*k.stride - k.pad + i
+					dst := row[oy*k.ow : (oy+1)*k.ow]
+					if iy < 0 || iy >= k.h {
+						clear(dst)
+						continue
+					}
+					src := xc[iy*k.w : (iy+1)*k.w]
+					ix := j - k.pad
+					if k.stride == 1 {
+						// Contiguous run with zero borders.
+						for ox := range dst {
+							if x := ix + ox; x >= 0 && x < k.w {
+								dst[ox] = src[x]
+							} else {
+								dst[ox] = 0
+							}
+						}
+						continue
+					}
+					for ox := range dst {
+						if x := ix + ox*k.stride; x >= 0 && x < k.w {
+							dst[ox] = src[x]
+						} else {
+							dst[ox] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the columns of col back into the image dx (C,H,W), the adjoint of im2col.
+func (k *convKernel) col2im(col, dx []float32) {
+	ohw := k.oh * k.ow
+	for c := range k.c {
+		dc := dx[c*k.h*k.w : (c+1)*k.h*k.w]
+		for i := range k.kh {
+			for j := range k.kw {
+				row := col[((c*k.kh+i)*k.kw+j)*ohw:][:ohw]
+				for oy := range k.oh {
+					iy := oy*k.stride - k.pad + i
+					if iy < 0 || iy >= k.h {
+						continue
+					}
+					dst := dc[iy*k.w : (iy+1)*k.w]
+					src := row[oy*k.ow : (oy+1)*k.ow]
+					ix := j - k.pad
+					for ox, v := range src {
+						if x := ix + ox*k.stride; x >= 0 && x < k.w {
+							dst[x] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (k *convKernel) forward(out []float32, in [][]float32) error {
+	x, w := in[0], in[1]
+	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
+	k.prepare()
+	parallelFor(k.n, func(wk, lo, hi int) {
+		col := k.scratch(wk)
+		for n := lo; n < hi; n++ {
+			k.im2col(x[n*chw:(n+1)*chw], col)
+			o := out[n*k.o*ohw : (n+1)*k.o*ohw]
+			gemm.Sgemm(blas.NoTrans, blas.NoTrans, k.o, ohw, ckk, 1, w, ckk, col, ohw, 0, o, ohw)
+			if k.bias {
+				b := in[2]
+				for oc := range k.o {
+					bv := b[oc]
+					for p := range o[oc*ohw : (oc+1)*ohw] {
+						o[oc*ohw+p] += bv
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
+	x, w := in[0], in[1]
+	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
+	k.prepare()
+	switch i {
+	case 0: // input: col = Wᵀ·dOut_n, then col2im.
+		clear(dIn)
+		parallelFor(k.n, func(wk, lo, hi int) {
+			col := k.scratch(wk)
+			for n := lo; n < hi; n++ {
+				gemm.Sgemm(blas.Trans, blas.NoTrans, ckk, ohw, k.o, 1, w, ckk, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
+				k.col2im(col, dIn[n*chw:(n+1)*chw])
+			}
+		})
+	case 1: // filter: Σ_n dOut_n · col_nᵀ, partial sums per worker.
+		workers := min(maxWorkers(), k.n)
+		for len(k.partial) < workers {
+			k.partial = append(k.partial, make([]float32, len(dIn)))
+		}
+		parallelFor(k.n, func(wk, lo, hi int) {
+			col := k.scratch(wk)
+			acc := k.partial[wk]
+			clear(acc)
+			for n := lo; n < hi; n++ {
+				k.im2col(x[n*chw:(n+1)*chw], col)
+				gemm.Sgemm(blas.NoTrans, blas.Trans, k.o, ckk, ohw, 1, dOut[n*k.o*ohw:], ohw, col, ohw, 1, acc, ckk)
+			}
+		})
+		copy(dIn, k.partial[0])
+		for _, p := range k.partial[1:workers] {
+			for j, v := range p {
+				dIn[j] += v
+			}
+		}
+	case 2: // bias: Σ over batch and positions.
+		clear(dIn)
+		for n := range k.n {
+			for oc := range k.o {
+				var s float32
+				for _, v := range dOut[(n*k.o+oc)*ohw : (n*k.o+oc+1)*ohw] {
+					s += v
+				}
+				dIn[oc] += s
+			}
+		}
+	}
+	return nil
+}

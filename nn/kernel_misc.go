@@ -1,0 +1,230 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gorgonia.org/tensor"
+)
+
+// denseKernel is y = x·Wᵀ (+ b): x (N,In), W (Out,In) as in PyTorch, b (Out).
+type denseKernel struct {
+	n, in, out int
+	bias       bool
+}
+
+func newDenseKernel(x, w tensor.Shape, bias bool) (*denseKernel, error) {
+	if len(x) != 2 || len(w) != 2 || x[1] != w[1] {
+		return nil, fmt.Errorf("%w: dense input %v with weight %v", ErrShape, x, w)
+	}
+	return &denseKernel{n: x[0], in: x[1], out: w[0], bias: bias}, nil
+}
+
+func (k *denseKernel) name() string           { return "dense" }
+func (k *denseKernel) outShape() tensor.Shape { return tensor.Shape{k.n, k.out} }
+func (k *denseKernel) differentiable() []bool {
+	if k.bias {
+		return []bool{true, true, true}
+	}
+	return []bool{true, true}
+}
+
+func (k *denseKernel) forward(out []float32, in [][]float32) error {
+	if k.bias {
+		b := in[2]
+		for r := range k.n {
+			copy(out[r*k.out:(r+1)*k.out], b)
+		}
+	}
+	beta := float32(0)
+	if k.bias {
+		beta = 1
+	}
+	gemm.Sgemm(blas.NoTrans, blas.Trans, k.n, k.out, k.in, 1, in[0], k.in, in[1], k.in, beta, out, k.out)
+	return nil
+}
+
+func (k *denseKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
+	switch i {
+	case 0: // dx = dy·W
+		gemm.Sgemm(blas.NoTrans, blas.NoTrans, k.n, k.in, k.out, 1, dOut, k.out, in[1], k.in, 0, dIn, k.in)
+	case 1: // dW = dyᵀ·x
+		gemm.Sgemm(blas.Trans, blas.NoTrans, k.out, k.in, k.n, 1, dOut, k.out, in[0], k.in, 0, dIn, k.in)
+	case 2:
+		clear(dIn)
+		for r := range k.n {
+			for j, v := range dOut[r*k.out : (r+1)*k.out] {
+				dIn[j] += v
+			}
+		}
+	}
+	return nil
+}
+
+// leakyReLUKernel is max(x, 0) for Slope 0 (ReLU) and x < 0 ? Slope·x : x
+// otherwise. The derivative at exactly 0 is Slope (0 for ReLU), as in PyTorch.
+type leakyReLUKernel struct {
+	shape tensor.Shape
+	slope float32
+}
+
+func (k *leakyReLUKernel) name() string {
+	if k.slope == 0 {
+		return "relu"
+	}
+	return "leaky-relu"
+}
+func (k *leakyReLUKernel) outShape() tensor.Shape { return k.shape }
+func (k *leakyReLUKernel) differentiable() []bool { return []bool{true} }
+func (k *leakyReLUKernel) forward(out []float32, in [][]float32) error {
+	for i, v := range in[0] {
+		if v > 0 {
+			out[i] = v
+		} else {
+			out[i] = k.slope * v
+		}
+	}
+	return nil
+}
+func (k *leakyReLUKernel) backward(_ int, dIn []float32, in [][]float32, _, dOut []float32) error {
+	for i, v := range in[0] {
+		if v > 0 {
+			dIn[i] = dOut[i]
+		} else {
+			dIn[i] = k.slope * dOut[i]
+		}
+	}
+	return nil
+}
+
+// addKernel is the elementwise sum of two tensors of one shape (residual connections).
+type addKernel struct{ shape tensor.Shape }
+
+func (k *addKernel) name() string           { return "add" }
+func (k *addKernel) outShape() tensor.Shape { return k.shape }
+func (k *addKernel) differentiable() []bool { return []bool{true, true} }
+func (k *addKernel) forward(out []float32, in [][]float32) error {
+	for i := range out {
+		out[i] = in[0][i] + in[1][i]
+	}
+	return nil
+}
+func (k *addKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
+	copy(dIn, dOut)
+	return nil
+}
+
+// reshapeKernel copies its input into another shape of the same volume (flatten).
+type reshapeKernel struct{ to tensor.Shape }
+
+func (k *reshapeKernel) name() string           { return "reshape" }
+func (k *reshapeKernel) outShape() tensor.Shape { return k.to }
+func (k *reshapeKernel) differentiable() []bool { return []bool{true} }
+func (k *reshapeKernel) forward(out []float32, in [][]float32) error {
+	copy(out, in[0])
+	return nil
+}
+func (k *reshapeKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
+	copy(dIn, dOut)
+	return nil
+}
+
+// poolKernel is max or average pooling over k×k windows with a stride and
+// no padding, on (N,C,H,W). A window of size H×W with stride 1 is the
+// global average pool.
+type poolKernel struct {
+	n, c, h, w     int
+	kh, kw, stride int
+	oh, ow         int
+	max            bool
+	argmax         []int32 // per output, the flat input index of the maximum
+}
+
+func newPoolKernel(x tensor.Shape, kh, kw, stride int, isMax bool) (*poolKernel, error) {
+	if len(x) != 4 || kh < 1 || kw < 1 || stride < 1 || kh > x[2] || kw > x[3] {
+		return nil, fmt.Errorf("%w: pooling %v with window %dx%d, stride %d", ErrShape, x, kh, kw, stride)
+	}
+	k := &poolKernel{n: x[0], c: x[1], h: x[2], w: x[3], kh: kh, kw: kw, stride: stride, max: isMax}
+	k.oh = (k.h-kh)/stride + 1
+	k.ow = (k.w-kw)/stride + 1
+	return k, nil
+}
+
+func (k *poolKernel) name() string {
+	if k.max {
+		return "max-pool"
+	}
+	return "avg-pool"
+}
+func (k *poolKernel) outShape() tensor.Shape { return tensor.Shape{k.n, k.c, k.oh, k.ow} }
+func (k *poolKernel) differentiable() []bool { return []bool{true} }
+
+func (k *poolKernel) forward(out []float32, in [][]float32) error {
+	x := in[0]
+	if k.max && len(k.argmax) != len(out) {
+		k.argmax = make([]int32, len(out))
+	}
+	inv := 1 / float32(k.kh*k.kw)
+	parallelFor(k.n*k.c, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			base := p * k.h * k.w
+			for oy := range k.oh {
+				for ox := range k.ow {
+					o := (p*k.oh+oy)*k.ow + ox
+					y0, x0 := oy*k.stride, ox*k.stride
+					if k.max {
+						best, bi := float32(math.Inf(-1)), -1
+						for i := range k.kh {
+							for j := range k.kw {
+								idx := base + (y0+i)*k.w + x0 + j
+								// NaN never wins, so bi stays valid only if some value is a number; take the first otherwise.
+								if v := x[idx]; v > best || bi < 0 {
+									best, bi = v, idx
+								}
+							}
+						}
+						out[o], k.argmax[o] = best, int32(bi)
+						continue
+					}
+					var s float32
+					for i := range k.kh {
+						row := x[base+(y0+i)*k.w+x0:][:k.kw]
+						for _, v := range row {
+							s += v
+						}
+					}
+					out[o] = s * inv
+				}
+			}
+		}
+	})
+	return nil
+}
+
+func (k *poolKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
+	clear(dIn)
+	if k.max {
+		for o, g := range dOut {
+			dIn[k.argmax[o]] += g
+		}
+		return nil
+	}
+	inv := 1 / float32(k.kh*k.kw)
+	for p := range k.n * k.c {
+		base := p * k.h * k.w
+		for oy := range k.oh {
+			for ox := range k.ow {
+				g := dOut[(p*k.oh+oy)*k.ow+ox] * inv
+				y0, x0 := oy*k.stride, ox*k.stride
+				for i := range k.kh {
+					row := dIn[base+(y0+i)*k.w+x0:][:k.kw]
+					for j := range row {
+						row[j] += g
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
