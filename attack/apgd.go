@@ -27,7 +27,7 @@ import (
 // halved at the last checkpoint and the best loss has not improved since
 // then. The loss is nn.CrossEntropy{} by default; nn.DLR{} gives APGD-DLR.
 //
-// Perturb returns, per example, the last iterate that met the attack's goal
+// Perturb returns, per example, the first iterate that met the attack's goal
 // (checked with Logits after every step), or else the point of highest
 // loss. It stops early once every example of the batch meets the goal.
 type APGD struct {
@@ -120,7 +120,7 @@ func (a APGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int
 		return nil, err
 	}
 	loss := lossOrCE(a.Loss)
-	rng := newRand(a.Seed)
+	rngs := p.rngs(a.Seed)
 	out := p.start()
 	found := make([]bool, p.n)
 	bestObj := make([]float32, p.n)
@@ -130,7 +130,7 @@ func (a APGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int
 	checkpoints := apgdCheckpoints(steps)
 	d := p.d
 	for r := 0; r < restarts && !allTrue(found); r++ {
-		run, err := p.apgdRun(ctx, m, gm, loss, steps, checkpoints, rho, alpha, rng)
+		run, err := p.apgdRun(ctx, m, gm, loss, steps, checkpoints, rho, alpha, rngs)
 		if err != nil {
 			return nil, err
 		}
@@ -154,18 +154,18 @@ func (a APGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int
 
 type apgdResult struct {
 	found   []bool    // the goal was met at some iterate
-	adv     []float32 // the last iterate that met the goal, where found
+	adv     []float32 // the first iterate that met the goal, where found
 	best    []float32 // the point of highest objective
 	bestObj []float32
 }
 
 func (p *problem) apgdRun(ctx context.Context, m nn.Classifier, gm nn.Model, loss nn.Loss, steps int,
-	checkpoints []int, rho, alpha float32, rng *rand.Rand) (*apgdResult, error) {
+	checkpoints []int, rho, alpha float32, rngs []*rand.Rand) (*apgdResult, error) {
 	n, d := p.n, p.d
 	cur := p.start()
 	eps := float64(p.ball.eps)
 	for i := range cur {
-		cur[i] = float32(float64(p.x[i]) + eps*(2*rng.Float64()-1))
+		cur[i] = float32(float64(p.x[i]) + eps*(2*rngs[i/d].Float64()-1))
 	}
 	p.project(cur)
 
@@ -188,7 +188,7 @@ func (p *problem) apgdRun(ctx context.Context, m nn.Classifier, gm nn.Model, los
 			return nil, nil, err
 		}
 		for i, f := range p.fooled(z) {
-			if f {
+			if f && !res.found[i] {
 				res.found[i] = true
 				copy(res.adv[i*d:(i+1)*d], pt[i*d:(i+1)*d])
 			}

@@ -239,7 +239,7 @@ func checkEps(eps float32) error {
 	return nil
 }
 
-// lossName returns the loss's name, "ce" for nil.
+// lossOrCE returns l, or nn.CrossEntropy{} for nil.
 func lossOrCE(l nn.Loss) nn.Loss {
 	if l == nil {
 		return nn.CrossEntropy{}

@@ -80,7 +80,7 @@ func (a CW) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, L2, float32(math.Inf(1)), a.Target)
+	p, err := setupUnbounded(ctx, m, x, y, a.Bounds, L2, a.Target)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,8 @@ type Evaluator struct {
 	// one more group of the report. Eps and Sweep go together.
 	Eps   []float32
 	Sweep func(eps float32) []Attack
-	// N evaluates only the first N examples; 0 means all.
+	// N evaluates only the first N examples; 0 (or more than there are)
+	// means all.
 	N int
 	// Batch is the batch size; 0 means 100.
 	Batch int
@@ -39,7 +40,9 @@ type Evaluator struct {
 	// the Source of every Transfer attack is cloned per worker when it is a
 	// Cloner, or else shared with its calls serialised. Attacks of other
 	// packages must be safe for concurrent use. The report does not depend
-	// on Workers.
+	// on Workers, nor on Batch when every attack's output for an example is
+	// independent of the rest of its batch (true of this package's attacks;
+	// see attacktest.CheckBatchIndependence).
 	Workers int
 	// Recorder, if not nil, is told of progress after every attack on every
 	// batch. Calls are serialised. A non-nil error from it stops the run.
@@ -191,10 +194,9 @@ func (e Evaluator) Run(ctx context.Context, m nn.Classifier, x []float32, y []in
 		batch = 100
 	}
 	nb := (n + batch - 1) / batch
-	workers := max(e.Workers, 1)
-	workers = min(workers, nb)
+	workers := min(max(e.Workers, 1), nb)
 	models := []nn.Classifier{m}
-	if workers > 1 {
+	if e.Workers > 1 {
 		c, ok := m.(Cloner)
 		if !ok {
 			return nil, fmt.Errorf("%w: Workers %d needs a model that implements attack.Cloner, %T does not", ErrParam, e.Workers, m)

@@ -65,7 +65,13 @@ func (a Gaussian) Perturb(ctx context.Context, m nn.Classifier, x []float32, y [
 	if err := checkEps(a.Eps); err != nil {
 		return nil, err
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, a.Norm, a.Threat().Eps, nil)
+	var p *problem
+	var err error
+	if a.Eps == 0 {
+		p, err = setupUnbounded(ctx, m, x, y, a.Bounds, a.Norm, nil)
+	} else {
+		p, err = setup(ctx, m, x, y, a.Bounds, a.Norm, a.Eps, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +79,10 @@ func (a Gaussian) Perturb(ctx context.Context, m nn.Classifier, x []float32, y [
 	if sigma == 0 {
 		sigma = float64(a.Eps)
 	}
-	rng := newRand(a.Seed)
+	rngs := p.rngs(a.Seed)
 	adv := p.start()
 	for i, v := range adv {
-		adv[i] = float32(float64(v) + sigma*rng.NormFloat64())
+		adv[i] = float32(float64(v) + sigma*rngs[i/p.d].NormFloat64())
 	}
 	p.project(adv)
 	return adv, nil
@@ -96,11 +102,11 @@ func (a Uniform) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []
 	if err != nil {
 		return nil, err
 	}
-	rng := newRand(a.Seed)
+	rngs := p.rngs(a.Seed)
 	eps := float64(a.Eps)
 	adv := p.start()
 	for i, v := range adv {
-		adv[i] = float32(float64(v) + eps*(2*rng.Float64()-1))
+		adv[i] = float32(float64(v) + eps*(2*rngs[i/p.d].Float64()-1))
 	}
 	p.project(adv)
 	return adv, nil

@@ -84,13 +84,16 @@ func (a PGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int)
 		return nil, err
 	}
 	loss := lossOrCE(a.Loss)
-	rng := newRand(a.Seed)
+	var rngs []*rand.Rand
+	if a.RandomStart {
+		rngs = p.rngs(a.Seed)
+	}
 	var best, bestObj []float32
 	var bestFooled []bool
 	for r := 0; r < restarts; r++ {
 		adv := p.start()
 		if a.RandomStart {
-			p.randomStart(adv, rng)
+			p.randomStart(adv, rngs)
 		}
 		if err := p.iterate(ctx, gm, adv, iterSpec{norm: a.Norm, step: step, steps: steps, loss: loss}); err != nil {
 			return nil, err
@@ -126,11 +129,12 @@ func (a PGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int)
 
 // randomStart moves adv to a uniformly random point of the ball around x
 // (uniform in the cube for Linf, uniform in the ball for L2) and projects it.
-func (p *problem) randomStart(adv []float32, rng *rand.Rand) {
+func (p *problem) randomStart(adv []float32, rngs []*rand.Rand) {
 	eps := float64(p.ball.eps)
 	if p.ball.norm == L2 {
 		dir := make([]float64, p.d)
 		for i := 0; i < p.n; i++ {
+			rng := rngs[i]
 			var s float64
 			for j := range dir {
 				dir[j] = rng.NormFloat64()
@@ -148,7 +152,7 @@ func (p *problem) randomStart(adv []float32, rng *rand.Rand) {
 		}
 	} else {
 		for i := range adv {
-			adv[i] = float32(float64(p.x[i]) + eps*(2*rng.Float64()-1))
+			adv[i] = float32(float64(p.x[i]) + eps*(2*rngs[i/p.d].Float64()-1))
 		}
 	}
 	p.project(adv)

@@ -111,19 +111,26 @@ type problem struct {
 	ball     ball
 }
 
-// setup validates a call of Perturb and resolves its target classes. eps
-// may be +Inf for an unbounded attack.
+// setup validates a call of Perturb with radius eps (finite, ≥ 0) and
+// resolves its target classes.
 func setup(ctx context.Context, m nn.Classifier, x []float32, y []int, bounds Bounds, norm Norm, eps float32, target Target) (*problem, error) {
+	if err := checkEps(eps); err != nil {
+		return nil, err
+	}
+	return setupBall(ctx, m, x, y, bounds, norm, eps, target)
+}
+
+// setupUnbounded is setup for an attack without a ball (bounds only).
+func setupUnbounded(ctx context.Context, m nn.Classifier, x []float32, y []int, bounds Bounds, norm Norm, target Target) (*problem, error) {
+	return setupBall(ctx, m, x, y, bounds, norm, float32(math.Inf(1)), target)
+}
+
+func setupBall(ctx context.Context, m nn.Classifier, x []float32, y []int, bounds Bounds, norm Norm, eps float32, target Target) (*problem, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if m == nil {
 		return nil, fmt.Errorf("%w: nil model", ErrParam)
-	}
-	if !math.IsInf(float64(eps), 1) {
-		if err := checkEps(eps); err != nil {
-			return nil, err
-		}
 	}
 	if norm != Linf && norm != L2 {
 		return nil, fmt.Errorf("%w: norm %v", ErrParam, norm)
@@ -299,9 +306,23 @@ func rowL1(v []float32) float64 {
 	return s
 }
 
-// newRand returns the generator for a seed; every attack derives its
-// randomness from its Seed field this way, afresh in each Perturb call, so
-// that the same seed and batch give the same output.
-func newRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, 0x853c49e6748fea9b))
+// rngs returns one generator per example, seeded by the attack's seed and
+// a hash of the example's values. Every random attack draws an example's
+// randomness from its own generator, afresh in each Perturb call, so an
+// example's output depends only on the example, the model and the seed: not
+// on the rest of the batch, nor on how a data set is cut into batches.
+func (p *problem) rngs(seed uint64) []*rand.Rand {
+	r := make([]*rand.Rand, p.n)
+	for i := range r {
+		h := uint64(14695981039346656037) // FNV-1a 64 offset basis
+		for _, v := range p.x[i*p.d : (i+1)*p.d] {
+			b := math.Float32bits(v)
+			for k := 0; k < 4; k++ {
+				h ^= uint64(b >> (8 * k) & 0xff)
+				h *= 1099511628211 // FNV-1a 64 prime
+			}
+		}
+		r[i] = rand.New(rand.NewPCG(seed, h))
+	}
+	return r
 }

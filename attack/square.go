@@ -86,7 +86,7 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 	n, d := p.n, p.d
 	ch, h, w := p.spec.Channels, p.spec.Height, p.spec.Width
 	eps := a.Eps
-	rng := newRand(a.Seed)
+	rngs := p.rngs(a.Seed)
 	margin := func(z []float32) []float32 {
 		o := p.objective(z, nn.CWMargin{})
 		for i := range o {
@@ -97,6 +97,7 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 
 	best := p.start()
 	for i := 0; i < n; i++ {
+		rng := rngs[i]
 		for c := 0; c < ch; c++ {
 			for col := 0; col < w; col++ {
 				v := eps
@@ -131,6 +132,7 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 			if fooled[i] {
 				continue
 			}
+			rng := rngs[i]
 			row, xrow, brow := cand[i*d:(i+1)*d], x[i*d:(i+1)*d], best[i*d:(i+1)*d]
 			// Redraw a proposal that changes nothing (all of the square
 			// already at the chosen corner), a few times at most.

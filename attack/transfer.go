@@ -109,7 +109,7 @@ func (e Ensemble) Perturb(ctx context.Context, m nn.Classifier, x []float32, y [
 		return nil, fmt.Errorf("%w: empty Ensemble", ErrParam)
 	}
 	th := e.Threat()
-	p, err := setup(ctx, m, x, y, th.Bounds, Linf, float32(math.Inf(1)), nil)
+	p, err := setupUnbounded(ctx, m, x, y, th.Bounds, Linf, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -49,9 +49,10 @@
 //     rounding): both quantities it uses, ‖Av‖/‖v‖ and ‖AᵀAv‖/‖Av‖, are lower
 //     bounds of ‖A‖₂, and it returns the latter, which is the larger.
 //     [Estimate.Converged] says whether the relative change between
-//     iterations fell below the tolerance; the error of the estimate is about
-//     that tolerance divided by the relative gap between the two largest
-//     squared singular values, so a small gap can leave it larger.
+//     iterations fell below the tolerance Tol; the relative error left is
+//     about Tol·ρ²/(1−ρ²) with ρ = (σ₂/σ₁)², so clustered top singular values
+//     (as in noise-like ΔW) leave it far larger than Tol (see
+//     [PowerIteration.Tol]).
 //   - Invalid input (a shape that does not match the data, NaN or Inf, a
 //     convolution weight without geometry, a stride below 1, weights missing
 //     from one network) returns an error that starts with "lipschitz: " and

@@ -60,7 +60,7 @@ type PowerIteration struct {
 	// error is about Tol·ρ²/(1−ρ²), where ρ = (σ₂/σ₁)² for the two largest
 	// distinct singular values. Noise-like weights have clustered top
 	// singular values: for a random 64→64 3x3 conv on 8x8, Tol 1e-6 stops
-	// after 215 iterations about 2e-4 (relative) below σ₁.
+	// after 215 iterations at least 2e-4 (relative) below σ₁.
 	Tol float64
 	// MaxIter is the largest number of iterations (each one product with A
 	// and one with Aᵀ). Zero means DefaultMaxIter (500). Negative is an error.

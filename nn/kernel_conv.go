@@ -6,13 +6,26 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
+
+	rqblas "github.com/robustq/robustq/internal/blas"
 )
 
 // gemm is the matrix multiply under every conv and dense kernel:
-// C = alpha·op(A)·op(B) + beta·C, row-major.
-var gemm = gonum.Implementation{}
+// C = alpha·op(A)·op(B) + beta·C, row-major. It is OpenBLAS when the machine
+// has it (found at run time) and gonum's pure Go otherwise. The kernels
+// split work across goroutines themselves, so OpenBLAS is set to one thread
+// per call on first use.
+var gemm gemmer
+
+type gemmer struct{}
+
+var gemmOnce sync.Once
+
+func (gemmer) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmOnce.Do(func() { rqblas.SetThreads(1) })
+	rqblas.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
 
 // parallelFor runs f over [0,n) split into contiguous chunks, one per worker,
 // and waits for them. Worker w gets index w (for per-worker scratch space).

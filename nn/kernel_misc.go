@@ -41,16 +41,22 @@ func (k *denseKernel) forward(out []float32, in [][]float32) error {
 	if k.bias {
 		beta = 1
 	}
-	gemm.Sgemm(blas.NoTrans, blas.Trans, k.n, k.out, k.in, 1, in[0], k.in, in[1], k.in, beta, out, k.out)
+	parallelFor(k.n, func(_, lo, hi int) {
+		gemm.Sgemm(blas.NoTrans, blas.Trans, hi-lo, k.out, k.in, 1, in[0][lo*k.in:], k.in, in[1], k.in, beta, out[lo*k.out:], k.out)
+	})
 	return nil
 }
 
 func (k *denseKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
 	switch i {
-	case 0: // dx = dy·W
-		gemm.Sgemm(blas.NoTrans, blas.NoTrans, k.n, k.in, k.out, 1, dOut, k.out, in[1], k.in, 0, dIn, k.in)
-	case 1: // dW = dyᵀ·x
-		gemm.Sgemm(blas.Trans, blas.NoTrans, k.out, k.in, k.n, 1, dOut, k.out, in[0], k.in, 0, dIn, k.in)
+	case 0: // dx = dy·W, split by rows of dx
+		parallelFor(k.n, func(_, lo, hi int) {
+			gemm.Sgemm(blas.NoTrans, blas.NoTrans, hi-lo, k.in, k.out, 1, dOut[lo*k.out:], k.out, in[1], k.in, 0, dIn[lo*k.in:], k.in)
+		})
+	case 1: // dW = dyᵀ·x, split by rows of dW (columns of dy)
+		parallelFor(k.out, func(_, lo, hi int) {
+			gemm.Sgemm(blas.Trans, blas.NoTrans, hi-lo, k.in, k.n, 1, dOut[lo:], k.out, in[0], k.in, 0, dIn[lo*k.in:], k.in)
+		})
 	case 2:
 		clear(dIn)
 		for r := range k.n {

@@ -46,6 +46,9 @@ type gop struct {
 	id       uint64
 	inShapes []tensor.Shape
 	grad     int
+	// out is the result buffer, reused from run to run of the graph: a graph
+	// run again allocates nothing here.
+	out *tensor.Dense
 }
 
 var (
@@ -148,11 +151,12 @@ func (o *gop) run(prealloc G.Value, vals []G.Value) (G.Value, error) {
 		result = &f
 		out = make([]float32, 1)
 	} else {
-		var dense *tensor.Dense
-		if p, ok := prealloc.(*tensor.Dense); ok && p.Shape().Eq(shape) && p.Dtype() == tensor.Float32 && p.IsMaterializable() == false {
+		dense := o.out
+		if p, ok := prealloc.(*tensor.Dense); ok && p.Shape().Eq(shape) && p.Dtype() == tensor.Float32 && !p.IsMaterializable() {
 			dense = p
-		} else {
+		} else if dense == nil {
 			dense = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape.Clone()...))
+			o.out = dense
 		}
 		result = dense
 		out = dense.Data().([]float32)

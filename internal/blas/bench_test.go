@@ -26,7 +26,7 @@ var sink float32
 
 // BenchmarkSgemm reports GFLOP/s (2mnk flops per call) for each backend.
 func BenchmarkSgemm(b *testing.B) {
-	for _, be := range backends(b) {
+	for _, be := range backends() {
 		for _, sz := range benchSizes {
 			b.Run(backendName(be)+"/"+sz.name, func(b *testing.B) { benchSgemm(b, be, sz.m, sz.n, sz.k) })
 		}
@@ -48,7 +48,7 @@ func benchSgemm(b *testing.B, be backend, m, n, k int) {
 // BenchmarkSgemmCallOverhead measures the cost of one call into the C
 // library on a 1×1×1 product, the floor under every call.
 func BenchmarkSgemmCallOverhead(b *testing.B) {
-	for _, be := range backends(b) {
+	for _, be := range backends() {
 		b.Run(backendName(be), func(b *testing.B) {
 			a, x, c := []float32{1}, []float32{2}, []float32{0}
 			b.ReportAllocs()
@@ -60,40 +60,54 @@ func BenchmarkSgemmCallOverhead(b *testing.B) {
 	}
 }
 
+// convGeometry is a stride-1 "same" convolution of a c×h×w image by o
+// filters of size ks×ks: per image, a GEMM of m×n×k = o×(h·w)×(c·ks·ks).
+type convGeometry struct {
+	name        string
+	c, h, w, ks int
+	o           int
+}
+
 // BenchmarkConcurrent measures how OpenBLAS's own threads and goroutine
 // parallelism combine, as nn's conv kernels would use them: G goroutines
-// each loop over their share of images, and per image fill an im2col-like
-// buffer in Go (a strided gather, memory-bound Go work) and then run the
-// GEMM of one MNIST conv2 image (64×196×800). Names are
-// threads=<OpenBLAS threads>/goroutines=<G>/<gemm only|im2col+gemm>.
+// each loop over their share of images and per image run the GEMM of one
+// image, optionally after filling its im2col buffer in Go (a strided
+// gather: memory-bound Go work between GEMMs). Names are
+// <conv>/threads=<OpenBLAS threads>/goroutines=<G>/<gemm|im2col+gemm>.
 // Reported: aggregate GFLOP/s counting only the GEMM flops.
 func BenchmarkConcurrent(b *testing.B) {
 	be := openblas(b)
-	if be.lib.setThreads == nil {
+	procs := runtime.GOMAXPROCS(0)
+	if !be.setThreads(procs) {
 		b.Skip("library does not export openblas_set_num_threads")
 	}
-	procs := runtime.GOMAXPROCS(0)
-	defer be.lib.setThreads(int32(procs))
-	for _, withGo := range []bool{false, true} {
-		for _, cfg := range []struct{ threads, goroutines int }{
-			{procs, 1}, {1, 1}, {1, procs}, {procs, procs},
-		} {
-			kind := "gemm"
-			if withGo {
-				kind = "im2col+gemm"
+	defer be.setThreads(procs)
+	for _, geo := range []convGeometry{
+		{"mnist-conv2", 32, 14, 14, 5, 64},     // 64x196x800
+		{"resnet10-conv", 160, 32, 32, 3, 160}, // 160x1024x1440
+	} {
+		for _, withGo := range []bool{false, true} {
+			for _, cfg := range []struct{ threads, goroutines int }{
+				{procs, 1}, {1, 1}, {1, procs}, {procs, procs},
+			} {
+				kind := "gemm"
+				if withGo {
+					kind = "im2col+gemm"
+				}
+				name := fmt.Sprintf("%s/threads=%d/goroutines=%d/%s", geo.name, cfg.threads, cfg.goroutines, kind)
+				b.Run(name, func(b *testing.B) {
+					be.setThreads(cfg.threads)
+					benchConcurrent(b, be, geo, cfg.goroutines, withGo)
+				})
 			}
-			name := fmt.Sprintf("threads=%d/goroutines=%d/%s", cfg.threads, cfg.goroutines, kind)
-			b.Run(name, func(b *testing.B) {
-				be.lib.setThreads(int32(cfg.threads))
-				benchConcurrent(b, be, cfg.goroutines, withGo)
-			})
 		}
 	}
 }
 
-func benchConcurrent(b *testing.B, be backend, goroutines int, withGo bool) {
-	const m, n, k = 64, 196, 800 // MNIST conv2, one image
-	const c, h, w, kh, kw = 32, 14, 14, 5, 5
+func benchConcurrent(b *testing.B, be backend, geo convGeometry, goroutines int, withGo bool) {
+	c, h, w, ks := geo.c, geo.h, geo.w, geo.ks
+	ph, pw := h+ks-1, w+ks-1 // zero-padded image
+	m, n, k := geo.o, h*w, c*ks*ks
 	rnd := rand.New(rand.NewPCG(1, 1))
 	type work struct {
 		o   *operands
@@ -102,21 +116,21 @@ func benchConcurrent(b *testing.B, be backend, goroutines int, withGo bool) {
 	ws := make([]work, goroutines)
 	for g := range ws {
 		ws[g].o = newOperands(rnd, blas.NoTrans, blas.NoTrans, m, n, k, 0, false)
-		ws[g].img = make([]float32, c*(h+4)*(w+4)) // padded input image
+		ws[g].img = make([]float32, c*ph*pw)
 		for i := range ws[g].img {
 			ws[g].img[i] = rnd.Float32()
 		}
 	}
-	// im2col for a 5×5 kernel, stride 1, on the padded image: row
-	// (ch,dy,dx) of the k×n B matrix holds the shifted image.
+	// Row (ch,dy,dx) of the k×n im2col matrix holds the image shifted by
+	// (dy,dx).
 	im2col := func(img, cols []float32) {
 		r := 0
 		for ch := range c {
-			for dy := range kh {
-				for dx := range kw {
+			for dy := range ks {
+				for dx := range ks {
 					row := cols[r*n : (r+1)*n]
 					for y := range h {
-						copy(row[y*w:(y+1)*w], img[(ch*(h+4)+y+dy)*(w+4)+dx:])
+						copy(row[y*w:(y+1)*w], img[(ch*ph+y+dy)*pw+dx:])
 					}
 					r++
 				}
@@ -142,5 +156,5 @@ func benchConcurrent(b *testing.B, be backend, goroutines int, withGo bool) {
 	for _, x := range ws {
 		sink += x.o.c[0]
 	}
-	b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -46,9 +46,10 @@ type cblasSgemm func(order, tA, tB, m, n, k int32, alpha float32, a *float32, ld
 type library struct {
 	path  string
 	sgemm cblasSgemm
-	// setThreads is openblas_set_num_threads, or nil when the library does
-	// not export it.
+	// setThreads and getThreads are openblas_set_num_threads and
+	// openblas_get_num_threads, or nil when the library does not export them.
 	setThreads func(n int32)
+	getThreads func() int32
 }
 
 // backend is the chosen implementation: lib is nil for gonum.
@@ -143,16 +144,42 @@ func Backend() string {
 	return current().String()
 }
 
+// SetThreads sets the number of threads OpenBLAS runs each Sgemm call on to
+// n (at least 1), for the whole process, and reports whether it did: false
+// when the backend is gonum or the library does not export
+// openblas_set_num_threads. The first choice, made when the library loads,
+// is runtime.GOMAXPROCS(0), unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or
+// OMP_NUM_THREADS is set, which the library then obeys.
+//
+// OpenBLAS threads are not goroutines: callers that already run Sgemm from
+// GOMAXPROCS goroutines at once should set 1, or the machine is
+// oversubscribed. Call SetThreads while no Sgemm is running.
+func SetThreads(n int) bool {
+	return current().setThreads(n)
+}
+
+// setThreads is SetThreads on be.
+func (be backend) setThreads(n int) bool {
+	if be.lib == nil || be.lib.setThreads == nil {
+		return false
+	}
+	be.lib.setThreads(int32(min(max(n, 1), math.MaxInt32)))
+	return true
+}
+
 // Sgemm computes, in row-major storage,
 //
 //	C = alpha * op(A) * op(B) + beta * C
 //
 // where op(X) is X or Xᵀ as tA and tB say (blas.ConjTrans means blas.Trans),
 // op(A) is m×k, op(B) is k×n and C is m×n. It has exactly the semantics of
-// gonum's [gonum.Implementation.Sgemm]: when beta is 0, C is overwritten
-// without being read (NaN in C does not propagate); when alpha is 0 or k is
-// 0, A and B are not read; elements of C outside the m×n window and elements
-// of A and B outside their windows are neither written nor used.
+// gonum's [gonum.Implementation.Sgemm] (the same argument checks and the
+// same results up to float32 rounding) with one exception taken from the
+// reference BLAS: when alpha is 0 (or k is 0), A and B are not read, so Inf
+// or NaN there does not turn C into NaN, where gonum multiplies them by 0.
+// When beta is 0, C is overwritten without being read (NaN in C does not
+// propagate). Elements of C outside the m×n window and elements of A and B
+// outside theirs are neither written nor used.
 //
 // It panics if tA or tB is not a valid blas.Transpose, if m, n or k is
 // negative, if a leading dimension is smaller than the row length of its
@@ -166,9 +193,17 @@ func Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 // sgemm is Sgemm on the given backend.
 func sgemm(be backend, tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
-	if be.lib == nil || m == 0 || n == 0 || k == 0 || !fitsInt32(m, n, k, lda, ldb, ldc) {
-		// Empty operands (a or b may then have no element to point to)
-		// and sizes beyond cblas's 32-bit integers go to gonum.
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		// Done here for both backends, so that neither reads A or B
+		// (gonum would multiply them by 0, turning Inf and NaN into NaN).
+		scale(beta, m, n, c, ldc)
+		return
+	}
+	if be.lib == nil || !fitsInt32(m, n, k, lda, ldb, ldc) {
+		// Sizes beyond cblas's 32-bit integers go to gonum.
 		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -178,6 +213,24 @@ func sgemm(be backend, tA, tB blas.Transpose, m, n, k int, alpha float32, a []fl
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
+}
+
+// scale sets the m×n matrix C to beta·C; to 0 when beta is 0, whatever C
+// held.
+func scale(beta float32, m, n int, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
 }
 
 // cblasTranspose maps a valid blas.Transpose to its CBLAS value.

@@ -18,13 +18,11 @@ import (
 )
 
 // backends returns the backends to test: gonum always, and the process's
-// OpenBLAS when one loaded.
-func backends(t testing.TB) []backend {
+// OpenBLAS when one loaded (tests that need it call openblas, which skips).
+func backends() []backend {
 	bes := []backend{{}}
 	if be := current(); be.lib != nil {
 		bes = append(bes, be)
-	} else {
-		t.Logf("no OpenBLAS in this process (%s=%q): testing gonum only", EnvVar, os.Getenv(EnvVar))
 	}
 	return bes
 }
@@ -152,9 +150,20 @@ var transposes = []struct {
 	{"CC", blas.ConjTrans, blas.ConjTrans}, // real data: ConjTrans is Trans
 }
 
-// TestSgemm checks every backend against a float64 reference, and OpenBLAS
-// against gonum, on random matrices with padded leading dimensions.
-func TestSgemm(t *testing.T) {
+// sgemmCase is one random problem of TestSgemm with its float64 reference.
+type sgemmCase struct {
+	name        string
+	o           *operands
+	alpha, beta float32
+	ref, mag    []float64
+	// tolFactor bounds |C−exact| by tolFactor·mag elementwise.
+	tolFactor float64
+}
+
+// sgemmCases calls f on random problems, the same ones on every call: all
+// transposes, odd and real sizes, alpha and beta other than 1 and 0, and
+// leading dimensions at and above the minimum.
+func sgemmCases(f func(tc sgemmCase)) {
 	sizes := []struct{ m, n, k int }{
 		{1, 1, 1}, {7, 13, 5}, {1, 65, 9}, {33, 1, 17}, {5, 3, 300},
 		{128, 784, 32}, {64, 196, 100},
@@ -162,13 +171,11 @@ func TestSgemm(t *testing.T) {
 	scalars := []struct{ alpha, beta float32 }{
 		{1, 0}, {0.5, -1.5}, {-2, 1}, {0, 0.75}, {1.25, 0},
 	}
-	bes := backends(t)
 	rnd := rand.New(rand.NewPCG(1, 1))
 	for _, sz := range sizes {
 		for _, tr := range transposes {
 			for _, sc := range scalars {
 				for _, pad := range []int{0, 3} {
-					name := fmt.Sprintf("%dx%dx%d/%s/alpha=%g,beta=%g/pad=%d", sz.m, sz.n, sz.k, tr.name, sc.alpha, sc.beta, pad)
 					// NaN in C when beta is 0: BLAS must overwrite, not scale.
 					o := newOperands(rnd, tr.tA, tr.tB, sz.m, sz.n, sz.k, pad, sc.beta == 0)
 					if sc.alpha == 0 {
@@ -178,35 +185,60 @@ func TestSgemm(t *testing.T) {
 						}
 					}
 					ref, mag := o.reference(sc.alpha, sc.beta)
-					// Each term of an element passes through at most k+3
-					// float32 roundings in any summation order or blocking:
-					// its product (or alpha·a), at most k additions on its
-					// path through the sum of k+1 terms, and the alpha and
-					// beta scalings. So |got−exact| ≤ γ_{k+3}·mag
-					// (Higham §3.1); the float64 reference adds at most
-					// γ64_{k+3}·mag of its own.
-					tolFactor := gamma(sz.k+3, u32) + gamma(sz.k+3, u64)
-					got := make([][]float32, len(bes))
-					for bi, be := range bes {
-						got[bi] = o.run(be, sc.alpha, sc.beta)
-						checkResult(t, name+"/"+backendName(be), o, got[bi], ref, mag, tolFactor)
-					}
-					if len(bes) == 2 {
-						// Both lie within tolFactor·mag of the exact value, so
-						// within twice that of each other.
-						for i := range sz.m {
-							for j := range sz.n {
-								g, ob := got[0][i*o.ldc+j], got[1][i*o.ldc+j]
-								if d := math.Abs(float64(g) - float64(ob)); !(d <= 2*tolFactor*mag[i*sz.n+j]) {
-									t.Errorf("%s: C[%d,%d]: gonum %v, openblas %v differ by %g > %g", name, i, j, g, ob, d, 2*tolFactor*mag[i*sz.n+j])
-								}
-							}
-						}
-					}
+					f(sgemmCase{
+						name: fmt.Sprintf("%dx%dx%d/%s/alpha=%g,beta=%g/pad=%d", sz.m, sz.n, sz.k, tr.name, sc.alpha, sc.beta, pad),
+						o:    o, alpha: sc.alpha, beta: sc.beta, ref: ref, mag: mag,
+						// Each term of an element passes through at most k+3
+						// float32 roundings in any summation order or blocking:
+						// its product (or alpha·a), at most k additions on its
+						// path through the sum of k+1 terms, and the alpha and
+						// beta scalings. So |got−exact| ≤ γ_{k+3}·mag (Higham
+						// §3.1); the float64 reference adds at most γ64_{k+3}·mag.
+						tolFactor: gamma(sz.k+3, u32) + gamma(sz.k+3, u64),
+					})
 				}
 			}
 		}
 	}
+}
+
+// TestSgemm checks each backend against a float64 reference on random
+// matrices with padded leading dimensions.
+func TestSgemm(t *testing.T) {
+	t.Run("gonum", func(t *testing.T) {
+		sgemmCases(func(tc sgemmCase) {
+			checkResult(t, tc.name, tc.o, tc.o.run(backend{}, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
+		})
+	})
+	t.Run("openblas", func(t *testing.T) {
+		be := openblas(t)
+		sgemmCases(func(tc sgemmCase) {
+			checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
+		})
+	})
+}
+
+// TestOpenBLASMatchesGonum compares the two backends directly on the
+// problems of TestSgemm.
+func TestOpenBLASMatchesGonum(t *testing.T) {
+	be := openblas(t)
+	sgemmCases(func(tc sgemmCase) {
+		g, ob := tc.o.run(backend{}, tc.alpha, tc.beta), tc.o.run(be, tc.alpha, tc.beta)
+		bad := 0
+		for i := range tc.o.m {
+			for j := range tc.o.n {
+				x, y := g[i*tc.o.ldc+j], ob[i*tc.o.ldc+j]
+				// Both lie within tolFactor·mag of the exact value (see
+				// sgemmCases), so within twice that of each other.
+				tol := 2 * tc.tolFactor * tc.mag[i*tc.o.n+j]
+				if d := math.Abs(float64(x) - float64(y)); !(d <= tol) {
+					if bad++; bad <= 3 {
+						t.Errorf("%s: C[%d,%d]: gonum %v, openblas %v differ by %g > %g", tc.name, i, j, x, y, d, tol)
+					}
+				}
+			}
+		}
+	})
 }
 
 // checkResult compares C = got with the reference within tolFactor·mag and
@@ -237,7 +269,7 @@ func checkResult(t *testing.T, name string, o *operands, got []float32, ref, mag
 // whose semantics Sgemm copies: k = 0 still scales C by beta.
 func TestSgemmEmpty(t *testing.T) {
 	nan := float32(math.NaN())
-	for _, be := range backends(t) {
+	for _, be := range backends() {
 		for _, tc := range []struct {
 			m, n, k     int
 			alpha, beta float32
@@ -250,10 +282,11 @@ func TestSgemmEmpty(t *testing.T) {
 			{2, 3, 0, 1, 1, []float32{1, 2, 3, 4, 5, 6}},
 		} {
 			name := fmt.Sprintf("%s/%dx%dx%d/beta=%g", backendName(be), tc.m, tc.n, tc.k, tc.beta)
+			// With k = 0, A (k×m, transposed) and B (k×n) may be empty.
 			want := append([]float32(nil), tc.c...)
-			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, tc.alpha, nil, max(1, tc.k), nil, max(1, tc.n), tc.beta, want, max(1, tc.n))
+			gonum.Implementation{}.Sgemm(blas.Trans, blas.NoTrans, tc.m, tc.n, tc.k, tc.alpha, nil, max(1, tc.m), nil, max(1, tc.n), tc.beta, want, max(1, tc.n))
 			got := append([]float32(nil), tc.c...)
-			sgemm(be, blas.NoTrans, blas.NoTrans, tc.m, tc.n, tc.k, tc.alpha, nil, max(1, tc.k), nil, max(1, tc.n), tc.beta, got, max(1, tc.n))
+			sgemm(be, blas.Trans, blas.NoTrans, tc.m, tc.n, tc.k, tc.alpha, nil, max(1, tc.m), nil, max(1, tc.n), tc.beta, got, max(1, tc.n))
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("%s: got %v, want gonum's %v", name, got, want)
 			}
@@ -267,10 +300,12 @@ func TestSgemmHugeLeadingDimension(t *testing.T) {
 	if strconv.IntSize < 64 {
 		t.Skip("needs 64-bit int")
 	}
-	for _, be := range backends(t) {
+	huge := math.MaxInt32 // a variable, so that 32-bit builds compile
+	huge++
+	for _, be := range backends() {
 		c := []float32{1}
 		// 1×1 times 1×1: 3·4 + 0.5·1 = 12.5, exact in float32.
-		sgemm(be, blas.NoTrans, blas.NoTrans, 1, 1, 1, 1, []float32{3}, math.MaxInt32+1, []float32{4}, 1, 0.5, c, math.MaxInt32+7)
+		sgemm(be, blas.NoTrans, blas.NoTrans, 1, 1, 1, 1, []float32{3}, huge, []float32{4}, 1, 0.5, c, huge+6)
 		if c[0] != 12.5 {
 			t.Errorf("%s: got %v, want 12.5", backendName(be), c[0])
 		}
@@ -329,7 +364,7 @@ func TestSgemmPanics(t *testing.T) {
 		if (want == nil) != tc.valid {
 			t.Fatalf("%s: gonum panics with %v; the test case is wrong", tc.name, want)
 		}
-		for _, be := range backends(t) {
+		for _, be := range backends() {
 			got := catch(func() {
 				sgemm(be, x.tA, x.tB, x.m, x.n, x.k, 1, x.a, x.lda, x.b, x.ldb, 0, append([]float32(nil), x.c...), x.ldc)
 			})
@@ -348,7 +383,7 @@ func TestSgemmConcurrent(t *testing.T) {
 	o := newOperands(rnd, blas.NoTrans, blas.Trans, m, n, k, 1, false)
 	ref, mag := o.reference(1, 0)
 	tolFactor := gamma(k+3, u32) + gamma(k+3, u64) // as in TestSgemm
-	for _, be := range backends(t) {
+	for _, be := range backends() {
 		var wg sync.WaitGroup
 		results := make([][]float32, 2*runtime.GOMAXPROCS(0)+1)
 		for g := range results {
@@ -478,4 +513,48 @@ func TestBackendEnv(t *testing.T) {
 		}
 	}
 	t.Logf("this process: %s", Backend())
+}
+
+func TestSetThreads(t *testing.T) {
+	if (backend{}).setThreads(1) {
+		t.Error("gonum backend: setThreads reported success")
+	}
+	be := openblas(t)
+	if be.lib.setThreads == nil || be.lib.getThreads == nil {
+		t.Skip("library does not export openblas_set_num_threads and openblas_get_num_threads")
+	}
+	before := int(be.lib.getThreads())
+	defer be.setThreads(before)
+	for _, tc := range []struct{ set, want int }{{1, 1}, {0, 1}, {-3, 1}, {2, 2}} {
+		if !be.setThreads(tc.set) {
+			t.Fatalf("setThreads(%d) failed", tc.set)
+		}
+		if got := int(be.lib.getThreads()); got != tc.want {
+			t.Errorf("after setThreads(%d): openblas_get_num_threads() = %d, want %d", tc.set, got, tc.want)
+		}
+	}
+	// With one thread, results are as checked by TestSgemm.
+	be.setThreads(1)
+	rnd := rand.New(rand.NewPCG(3, 3))
+	o := newOperands(rnd, blas.Trans, blas.NoTrans, 64, 196, 75, 2, false)
+	ref, mag := o.reference(0.5, 0)
+	checkResult(t, "one thread", o, o.run(be, 0.5, 0), ref, mag, gamma(75+3, u32)+gamma(75+3, u64)) // bound as in sgemmCases
+}
+
+func TestThreadsFromEnv(t *testing.T) {
+	vars := []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+	}
+	if got, want := threadsFromEnv(), runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("no thread variables: %d, want GOMAXPROCS %d", got, want)
+	}
+	for _, v := range vars {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(v, "3")
+			if got := threadsFromEnv(); got != 0 {
+				t.Errorf("%s=3: %d, want 0 (leave it to OpenBLAS)", v, got)
+			}
+		})
+	}
 }

@@ -1,0 +1,311 @@
+package defense
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/robustq/robustq/nn"
+)
+
+// DistanceConfig configures BoundaryDistances. The zero value is the
+// documented default of every field.
+type DistanceConfig struct {
+	// Directions is K ≥ 1, the number of directions searched per example:
+	// the normalised gradient of Loss and K−1 random unit directions. 0
+	// means 4.
+	Directions int
+	// MaxDist is the largest step searched, in L2 units of the input; 0
+	// means √(C·H·W), the diagonal of the input cube [0,1]^(C·H·W).
+	MaxDist float64
+	// Scan is the number of equally spaced steps MaxDist·s/Scan, s = 1…Scan,
+	// tried before bisecting, so that bisection starts from the first
+	// change of prediction rather than any; 0 means 10.
+	Scan int
+	// Bisect is the number of bisection steps after the scan; 0 means 20.
+	// The estimate is at most MaxDist/Scan/2^Bisect above the first change
+	// of prediction within the scan's interval.
+	Bisect int
+	// Loss gives the gradient direction; nil means nn.CWMargin{}, whose
+	// gradient does not vanish when a float32 softmax saturates (the
+	// cross-entropy's does). A zero or non-finite gradient is replaced by a
+	// random direction.
+	Loss nn.Loss
+	// Batch is the number of examples handled together (each gives
+	// Directions points per model call); 0 means 64.
+	Batch int
+	// Seed seeds the random directions. Example i of x draws its directions
+	// from the stream (Seed, i), so results do not depend on Batch.
+	Seed uint64
+}
+
+type distanceCfg struct {
+	k, scan, bisect, batch int
+	maxDist                float64
+	loss                   nn.Loss
+	seed                   uint64
+}
+
+func (c DistanceConfig) resolve(spec nn.Spec) (distanceCfg, error) {
+	r := distanceCfg{k: c.Directions, scan: c.Scan, bisect: c.Bisect, batch: c.Batch, maxDist: c.MaxDist, loss: c.Loss, seed: c.Seed}
+	if r.k < 0 || r.scan < 0 || r.bisect < 0 || r.batch < 0 || !(r.maxDist >= 0) || math.IsInf(r.maxDist, 1) {
+		return r, fmt.Errorf("%w: DistanceConfig Directions %d, Scan %d, Bisect %d, Batch %d, MaxDist %v",
+			ErrParam, c.Directions, c.Scan, c.Bisect, c.Batch, c.MaxDist)
+	}
+	if r.k == 0 {
+		r.k = 4
+	}
+	if r.scan == 0 {
+		r.scan = 10
+	}
+	if r.bisect == 0 {
+		r.bisect = 20
+	}
+	if r.batch == 0 {
+		r.batch = 64
+	}
+	if r.maxDist == 0 {
+		r.maxDist = math.Sqrt(float64(spec.ExampleSize()))
+	}
+	if r.loss == nil {
+		r.loss = nn.CWMargin{}
+	}
+	return r, nil
+}
+
+// boundary is the result of a distance estimate for n examples of d values.
+type boundary struct {
+	dist    []float64 // per example; 0 when misclassified, MaxDist when no change was found
+	dir     []float32 // n×d: the unit direction of dist (zeros when misclassified)
+	correct []bool    // classified correctly
+	crossed []bool    // correct, and the prediction changed within MaxDist
+	maxDist float64
+}
+
+// BoundaryDistances estimates, for each example of x (layout of m.Spec(),
+// values in [0, 1]) with label y, its distance to m's decision boundary:
+// the smallest step t ∈ (0, MaxDist] at which the prediction at
+// clip(x + t·u, 0, 1) is no longer y, minimised over K unit directions u
+// (in L2): the normalised gradient of cfg.Loss, which points across the
+// nearest boundary of a linear model, and K−1 uniformly random directions.
+// Along each direction the steps MaxDist·s/Scan are tried in order and the
+// first interval where the prediction changes is bisected; an example whose
+// prediction never changes gets MaxDist, and one that m already
+// misclassifies gets 0.
+//
+// t is the length of the step before clipping; the clipped point can be
+// closer. For a linear model and an example whose path stays inside [0,1],
+// the gradient direction gives exactly the distance |margin|/‖w_y − w_j‖ to
+// the hyperplane of the winning other class j, up to the bisection
+// tolerance MaxDist/Scan/2^Bisect.
+//
+// It checks ctx before every model call and returns ctx.Err() when
+// cancelled. x and y are validated as by m.Spec().CheckInput.
+func BoundaryDistances(ctx context.Context, m nn.Model, x []float32, y []int, cfg DistanceConfig) ([]float64, error) {
+	b, err := estimateBoundary(ctx, m, x, y, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return b.dist, nil
+}
+
+func estimateBoundary(ctx context.Context, m nn.Model, x []float32, y []int, cfg DistanceConfig) (*boundary, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: nil model", ErrNil)
+	}
+	spec := m.Spec()
+	c, err := cfg.resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	n, err := spec.CheckInput(x, y)
+	if err != nil {
+		return nil, fmt.Errorf("defense: %w", err)
+	}
+	for i, v := range x {
+		if v < 0 || v > 1 {
+			return nil, fmt.Errorf("%w: input value %d is %v, want [0, 1]", ErrParam, i, v)
+		}
+	}
+	d := spec.ExampleSize()
+	b := &boundary{
+		dist: make([]float64, n), dir: make([]float32, n*d),
+		correct: make([]bool, n), crossed: make([]bool, n), maxDist: c.maxDist,
+	}
+	for lo := 0; lo < n; lo += c.batch {
+		hi := min(lo+c.batch, n)
+		if err := boundaryBatch(ctx, m, x, y, lo, hi, d, c, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// boundaryBatch fills b for examples lo..hi-1.
+func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi, d int, c distanceCfg, b *boundary) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pred, err := nn.Predict(m, x[lo*d:hi*d], 0)
+	if err != nil {
+		return fmt.Errorf("defense: %w", err)
+	}
+	var idx []int // correctly classified examples
+	for j, p := range pred {
+		i := lo + j
+		if p == y[i] {
+			b.correct[i] = true
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	nc, k := len(idx), c.k
+	xs := make([]float32, 0, nc*d)
+	ys := make([]int, 0, nc)
+	for _, i := range idx {
+		xs = append(xs, x[i*d:(i+1)*d]...)
+		ys = append(ys, y[i])
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	grad, _, err := m.InputGrad(xs, ys, c.loss)
+	if err != nil {
+		return fmt.Errorf("defense: input gradient: %w", err)
+	}
+	if len(grad) != len(xs) {
+		return fmt.Errorf("defense: InputGrad returned %d values for %d: %w", len(grad), len(xs), nn.ErrShape)
+	}
+	// dirs[(j*k+q)*d:] is direction q of correct example j.
+	dirs := make([]float32, nc*k*d)
+	for j, i := range idx {
+		rng := rand.New(rand.NewPCG(c.seed, uint64(i)))
+		for q := range k {
+			u := dirs[(j*k+q)*d : (j*k+q+1)*d]
+			if q == 0 && unit(u, grad[j*d:(j+1)*d]) {
+				continue
+			}
+			for {
+				for t := range u {
+					u[t] = float32(rng.NormFloat64())
+				}
+				if unit(u, u) {
+					break
+				}
+			}
+		}
+	}
+	// Search every (example, direction) pair: lo/hi bracket the first change.
+	np := nc * k
+	tlo, thi := make([]float64, np), make([]float64, np)
+	found := make([]bool, np)
+	eval := func(pairs []int, t []float64) ([]bool, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pts := make([]float32, len(pairs)*d)
+		for a, p := range pairs {
+			j := p / k
+			xi := xs[j*d : (j+1)*d]
+			u := dirs[p*d : (p+1)*d]
+			row := pts[a*d : (a+1)*d]
+			for v := range row {
+				row[v] = float32(min(max(float64(xi[v])+t[a]*float64(u[v]), 0), 1))
+			}
+		}
+		pp, err := nn.Predict(m, pts, 0)
+		if err != nil {
+			return nil, fmt.Errorf("defense: %w", err)
+		}
+		wrong := make([]bool, len(pairs))
+		for a, p := range pairs {
+			wrong[a] = pp[a] != ys[p/k]
+		}
+		return wrong, nil
+	}
+	for s := 1; s <= c.scan; s++ {
+		var pairs []int
+		for p := range np {
+			if !found[p] {
+				pairs = append(pairs, p)
+			}
+		}
+		if len(pairs) == 0 {
+			break
+		}
+		t := c.maxDist * float64(s) / float64(c.scan)
+		ts := make([]float64, len(pairs))
+		for a := range ts {
+			ts[a] = t
+		}
+		wrong, err := eval(pairs, ts)
+		if err != nil {
+			return err
+		}
+		for a, p := range pairs {
+			if wrong[a] {
+				found[p], tlo[p], thi[p] = true, c.maxDist*float64(s-1)/float64(c.scan), t
+			}
+		}
+	}
+	var pairs []int
+	for p := range np {
+		if found[p] {
+			pairs = append(pairs, p)
+		}
+	}
+	if len(pairs) > 0 {
+		mid := make([]float64, len(pairs))
+		for range c.bisect {
+			for a, p := range pairs {
+				mid[a] = (tlo[p] + thi[p]) / 2
+			}
+			wrong, err := eval(pairs, mid)
+			if err != nil {
+				return err
+			}
+			for a, p := range pairs {
+				if wrong[a] {
+					thi[p] = mid[a]
+				} else {
+					tlo[p] = mid[a]
+				}
+			}
+		}
+	}
+	for j, i := range idx {
+		best, bq := c.maxDist, -1
+		for q := range k {
+			p := j*k + q
+			if found[p] && (bq < 0 || thi[p] < best) {
+				best, bq = thi[p], q
+			}
+		}
+		b.dist[i] = best
+		if bq >= 0 {
+			b.crossed[i] = true
+			copy(b.dir[i*d:(i+1)*d], dirs[(j*k+bq)*d:(j*k+bq+1)*d])
+		}
+	}
+	return nil
+}
+
+// unit writes v/‖v‖₂ into u and reports whether v had a finite, non-zero
+// norm (u is left unspecified otherwise). u and v may be the same slice.
+func unit(u, v []float32) bool {
+	var s float64
+	for _, a := range v {
+		s += float64(a) * float64(a)
+	}
+	nrm := math.Sqrt(s)
+	if !(nrm > 0) || math.IsInf(nrm, 1) {
+		return false
+	}
+	for t, a := range v {
+		u[t] = float32(float64(a) / nrm)
+	}
+	return true
+}

@@ -1,0 +1,65 @@
+// Package blas is the single-precision matrix multiply under robustq's
+// conv and dense layers: [Sgemm], with gonum's semantics, run by OpenBLAS
+// when the machine has it and by gonum's pure-Go code otherwise.
+//
+// # Overview
+//
+// GEMM is most of a training step, and OpenBLAS runs it several times faster
+// than gonum (on the 2-core AVX2 development machine, about 100-120 GFLOP/s
+// against 10-13 GFLOP/s; see BenchmarkSgemm). robustq must still build and
+// run with nothing but Go installed, with CGO_ENABLED=0, so OpenBLAS is
+// never linked: on first use the package looks for the shared library at run
+// time and calls its cblas_sgemm through github.com/ebitengine/purego,
+// which needs no cgo on linux and darwin on amd64 and arm64 (the platforms
+// this package enables it on). Elsewhere, or when no library loads, Sgemm
+// is gonum's
+// [gonum.org/v1/gonum/blas/gonum.Implementation.Sgemm]. [Backend] says which
+// one a process uses.
+//
+// The library is the first of these that loads and exports cblas_sgemm:
+//
+//  1. the path in the environment variable ROBUSTQ_BLAS, if set (any
+//     library with the CBLAS interface will do, under that name); the values
+//     "gonum" and "off" skip every library and force the pure-Go fallback;
+//  2. libopenblas.so.0 and libopenblas.so, found as the dynamic loader finds
+//     them (LD_LIBRARY_PATH, the ld.so cache);
+//  3. on Linux, /usr/lib/<multiarch>/libopenblas.so.0 and the variants Debian
+//     installs under /usr/lib/<multiarch>/openblas-pthread,
+//     openblas-openmp and openblas-serial.
+//
+// On Debian or Ubuntu, OpenBLAS comes with
+//
+//	apt-get install libopenblas0
+//
+// (which pulls in libopenblas0-pthread); nothing else is needed, neither
+// headers nor a C compiler. Run with ROBUSTQ_BLAS=gonum to compare against
+// the pure-Go path.
+//
+// OpenBLAS runs each call on its own pool of threads, outside Go's
+// scheduler. When it loads, its thread count is set to runtime.GOMAXPROCS(0)
+// (unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS is set,
+// which OpenBLAS then obeys). Code that already calls Sgemm from GOMAXPROCS
+// goroutines at once should call [SetThreads](1): OpenBLAS threads on top of
+// busy goroutines oversubscribe the cores. In CPU profiles, time inside
+// OpenBLAS shows as runtime.cgocall.
+//
+// # Invariants
+//
+//   - The backend is chosen once per process, at the first call to Sgemm,
+//     Backend or SetThreads; later changes to ROBUSTQ_BLAS have no effect.
+//   - A missing or unusable library is never an error and never a panic:
+//     Sgemm falls back to gonum.
+//   - Sgemm checks its arguments as gonum does, in O(1) time, and panics with
+//     gonum's messages on invalid ones, whichever backend runs; it validates
+//     nothing else on the hot path.
+//   - Both backends give the same results up to float32 rounding: each
+//     element within γ_{k+3}·(|alpha|·Σ|a||b| + |beta||c|) of the exact value,
+//     γ_n = n·u/(1−n·u), u = 2⁻²⁴. They read and write only the windows of A,
+//     B and C the sizes define. With beta = 0, C is overwritten unread; with
+//     alpha = 0, A and B are not read (here Sgemm follows the reference BLAS
+//     rather than gonum, which multiplies them by 0).
+//   - Sgemm is safe for concurrent use; results do not depend on the number
+//     of OpenBLAS threads beyond float32 rounding.
+//   - Sizes or leading dimensions beyond a C int (2³¹−1), which the LP64
+//     cblas_sgemm cannot take, go to gonum.
+package blas

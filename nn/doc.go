@@ -1,0 +1,46 @@
+// Package nn holds robustq's neural networks: the Model interface that
+// attacks and defenses work against, layers and networks built on Gorgonia's
+// automatic differentiation, the losses attacks ascend, a training loop,
+// and weights in the safetensors format.
+//
+// # Overview
+//
+// A Classifier maps a batch of images (NCHW float32 values in [0,1]) to
+// logits; a Model also returns the gradient of a per-example Loss with
+// respect to its input. Network implements Model for feed-forward networks
+// assembled from layers (Conv, Dense, ReLU, LeakyReLU, MaxPool, AvgPool,
+// GlobalAvgPool, BatchNorm, Residual, Flatten) with NewNetwork, or by the
+// builders MNISTCNN, SubstituteCNN and WideResNet32.
+//
+// Losses are CrossEntropy, CWMargin and DLR; attacks ascend them. They are
+// computed in float32 as a float32 framework would, so that a saturated
+// softmax gives exactly zero cross-entropy gradients here too.
+//
+// Train runs mini-batch training with an Optimizer (SGD, Adam) and a learning
+// rate Schedule, and calls Hooks around every step: adversarial training
+// replaces the batch, quantization-aware training swaps weights, Progress
+// prints. Network.Save and Network.Load move weights to and from
+// safetensors files with PyTorch's parameter names and layouts.
+//
+// Each layer's arithmetic is a kernel (convolution by im2col and GEMM,
+// pooling, batch norm, activations, the loss) wrapped in a custom Gorgonia
+// operation; Gorgonia orders the operations and accumulates gradients.
+// Graphs are built once per batch size and mode and reused.
+//
+// # Invariants
+//
+//   - Parameters are float32 in PyTorch's layouts: conv (out,in,kh,kw), dense
+//     (out,in). Param.Data is the live storage; writes change the network.
+//   - Logits and InputGrad run in evaluation mode (batch norm uses its
+//     running statistics), so an example's outputs do not depend on the rest
+//     of its batch. Gradients runs in training mode and updates them.
+//   - ReLU's derivative at exactly 0 is 0, as in PyTorch (Gorgonia's Rectify
+//     gives 1, which changes input gradients on MNIST's zero background).
+//   - The same seed gives the same initial weights, the same shuffling and
+//     the same trained weights for a fixed GOMAXPROCS (partial sums are
+//     split by worker).
+//   - A Network is not safe for concurrent use; Clone gives an independent copy.
+//   - Bad input (wrong lengths, NaN, labels out of range, mismatched weight
+//     files) returns an error wrapping ErrShape, ErrNonFinite, ErrLabel or
+//     ErrWeights; nothing panics inside Gorgonia.
+package nn
