@@ -110,6 +110,9 @@ func (a AdvExamples) ratio() (float64, error) {
 // BeforeStep implements nn.Hook: it replaces round(Ratio·n) examples of the
 // batch, chosen at random, by adversarial examples.
 func (a AdvExamples) BeforeStep(ctx context.Context, s *nn.Step) error {
+	if s == nil || s.Net == nil {
+		return fmt.Errorf("%w: adversarial step without a network", ErrNil)
+	}
 	x, err := a.Replace(ctx, s.Net, s.X, s.Y, uint64(s.Global))
 	if err != nil {
 		return fmt.Errorf("defense: adversarial examples at step %d: %w", s.Global, err)

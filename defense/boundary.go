@@ -95,10 +95,14 @@ type boundary struct {
 // misclassifies gets 0.
 //
 // t is the length of the step before clipping; the clipped point can be
-// closer. For a linear model and an example whose path stays inside [0,1],
-// the gradient direction gives exactly the distance |margin|/‖w_y − w_j‖ to
-// the hyperplane of the winning other class j, up to the bisection
-// tolerance MaxDist/Scan/2^Bisect.
+// closer. For a two-class linear model z = Wx + b and an example whose path
+// stays inside [0,1], the gradient direction is the normal of the boundary
+// and gives its distance |(w_0 − w_1)·x + b_0 − b_1| / ‖w_0 − w_1‖ up to
+// the bisection tolerance MaxDist/Scan/2^Bisect.
+//
+// The cost is at most 1 + Scan + Bisect batched calls of Logits on up to K
+// points per example, plus one InputGrad; directions that cannot give the
+// minimum are dropped early, which does not change the result.
 //
 // It checks ctx before every model call and returns ctx.Err() when
 // cancelled. x and y are validated as by m.Spec().CheckInput.
@@ -182,21 +186,7 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 	// dirs[(j*k+q)*d:] is direction q of correct example j.
 	dirs := make([]float32, nc*k*d)
 	for j, i := range idx {
-		rng := rand.New(rand.NewPCG(c.seed, uint64(i)))
-		for q := range k {
-			u := dirs[(j*k+q)*d : (j*k+q+1)*d]
-			if q == 0 && unit(u, grad[j*d:(j+1)*d]) {
-				continue
-			}
-			for {
-				for t := range u {
-					u[t] = float32(rng.NormFloat64())
-				}
-				if unit(u, u) {
-					break
-				}
-			}
-		}
+		directions(dirs[j*k*d:(j+1)*k*d], grad[j*d:(j+1)*d], c.seed, i)
 	}
 	// Search every (example, direction) pair: lo/hi bracket the first change.
 	np := nc * k
@@ -226,10 +216,18 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 		}
 		return wrong, nil
 	}
+	// Only the smallest step over an example's directions is kept, so a
+	// direction can be dropped as soon as it cannot win: the scan stops for
+	// an example at its first change in any direction (the others have not
+	// changed up to that step, so their first change comes later), and
+	// bisection drops a direction whose lower end reaches the best upper
+	// end of its example (its final value would be strictly larger). The
+	// result is the same as searching every direction to the end.
+	done := make([]bool, nc)
 	for s := 1; s <= c.scan; s++ {
 		var pairs []int
 		for p := range np {
-			if !found[p] {
+			if !done[p/k] {
 				pairs = append(pairs, p)
 			}
 		}
@@ -248,31 +246,42 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 		for a, p := range pairs {
 			if wrong[a] {
 				found[p], tlo[p], thi[p] = true, c.maxDist*float64(s-1)/float64(c.scan), t
+				done[p/k] = true
 			}
 		}
 	}
-	var pairs []int
-	for p := range np {
-		if found[p] {
-			pairs = append(pairs, p)
+	best := make([]float64, nc)
+	for range c.bisect {
+		for j := range best {
+			best[j] = math.Inf(1)
 		}
-	}
-	if len(pairs) > 0 {
+		for p := range np {
+			if found[p] {
+				best[p/k] = min(best[p/k], thi[p])
+			}
+		}
+		var pairs []int
+		for p := range np {
+			if found[p] && tlo[p] < best[p/k] {
+				pairs = append(pairs, p)
+			}
+		}
+		if len(pairs) == 0 {
+			break
+		}
 		mid := make([]float64, len(pairs))
-		for range c.bisect {
-			for a, p := range pairs {
-				mid[a] = (tlo[p] + thi[p]) / 2
-			}
-			wrong, err := eval(pairs, mid)
-			if err != nil {
-				return err
-			}
-			for a, p := range pairs {
-				if wrong[a] {
-					thi[p] = mid[a]
-				} else {
-					tlo[p] = mid[a]
-				}
+		for a, p := range pairs {
+			mid[a] = (tlo[p] + thi[p]) / 2
+		}
+		wrong, err := eval(pairs, mid)
+		if err != nil {
+			return err
+		}
+		for a, p := range pairs {
+			if wrong[a] {
+				thi[p] = mid[a]
+			} else {
+				tlo[p] = mid[a]
 			}
 		}
 	}
@@ -291,6 +300,29 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 		}
 	}
 	return nil
+}
+
+// directions fills dirs (len(dirs)/len(grad) unit vectors of len(grad)
+// values) for example i: the normalised gradient first, then Gaussian
+// directions normalised, drawn from the stream (seed, i). A zero or
+// non-finite gradient is replaced by a random direction.
+func directions(dirs, grad []float32, seed uint64, i int) {
+	d := len(grad)
+	rng := rand.New(rand.NewPCG(seed, uint64(i)))
+	for q := range len(dirs) / d {
+		u := dirs[q*d : (q+1)*d]
+		if q == 0 && unit(u, grad) {
+			continue
+		}
+		for {
+			for t := range u {
+				u[t] = float32(rng.NormFloat64())
+			}
+			if unit(u, u) {
+				break
+			}
+		}
+	}
 }
 
 // unit writes v/‖v‖₂ into u and reports whether v had a finite, non-zero

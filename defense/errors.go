@@ -12,4 +12,8 @@ var (
 	ErrParam = errors.New("defense: invalid parameter")
 	// ErrNil reports a nil network, data set, model or mapping.
 	ErrNil = errors.New("defense: nil argument")
+	// ErrNoBoundary reports a feedback-learning round in which no correctly
+	// classified example changed prediction within MaxDist, so that there
+	// is nothing to generate examples from.
+	ErrNoBoundary = errors.New("defense: no decision boundary within reach")
 )

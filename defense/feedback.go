@@ -384,8 +384,8 @@ func generate(b *boundary, sub *data.Dataset, rep *Round, total int, aLo, aHi fl
 	}
 	shares, err := ClassShares(med)
 	if err != nil {
-		return nil, nil, fmt.Errorf("defense: feedback learning round %d: no example changed prediction within MaxDist %v: %w",
-			rep.Round, b.maxDist, err)
+		return nil, nil, fmt.Errorf("%w: feedback learning round %d: no correctly classified example changed prediction within MaxDist %v",
+			ErrNoBoundary, rep.Round, b.maxDist)
 	}
 	counts := apportion(shares, total)
 	gx := make([]float32, 0, total*d)

@@ -2,7 +2,6 @@ package defense
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -81,7 +80,7 @@ func mlp(t testing.TB, h, w, hidden, classes int, seed uint64) *nn.Network {
 	return net
 }
 
-// train trains net with Adam on ds and fails the test on error.
+// trainStd trains net with Adam on ds and fails the test on error.
 func trainStd(t testing.TB, net *nn.Network, ds *data.Dataset, epochs int, lr float64) {
 	t.Helper()
 	_, err := Standard{Config: nn.TrainConfig{Epochs: epochs, BatchSize: 32, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(lr), Seed: 7}}.
@@ -99,5 +98,3 @@ func accuracy(t testing.TB, m nn.Classifier, ds *data.Dataset) float64 {
 	}
 	return a
 }
-
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -14,8 +14,9 @@ import (
 )
 
 // DefaultBeta is the weight of the Lipschitz regulariser when
-// Lipschitz.Beta is zero. It is our choice (the order of magnitude used by
-// Parseval networks and defensive quantization); tune it for your network.
+// Lipschitz.Beta is zero. It is our choice, not a value taken from a paper:
+// small enough not to dominate the mean cross-entropy of a network of a few
+// layers. Tune it for your network (Penalty reports the term's value).
 const DefaultBeta = 3e-4
 
 // Lipschitz is an nn.Hook that adds the gradient of the orthogonality
@@ -37,7 +38,9 @@ const DefaultBeta = 3e-4
 // matrix of the two, WWᵀ (out×out) when out < in·kh·kw and WᵀW otherwise;
 // the two penalties ‖WᵀW − I_m‖² and ‖WWᵀ − I_out‖² differ only by the
 // constant m − out, so the gradient is the same. The products run in
-// float32 (internal/blas).
+// float32 (internal/blas) and cost about 4·out·m·min(out, m) operations per
+// weight per step: 13 GFLOP for the 1024×3136 fc1 of nn.MNISTCNN, the
+// largest term there.
 //
 // nn's gradients are those of the mean loss over the batch; the hook adds
 // ∇R once per step, so the objective minimised is mean loss + R.
@@ -127,7 +130,7 @@ func penalty(w []float32, out, m int) float64 {
 	for _, v := range g {
 		s += float64(v) * float64(v)
 	}
-	return s + float64(max(out, m)-r) // the larger identity adds 1 per extra diagonal entry
+	return s + float64(m-r) // with WWᵀ: ‖WᵀW − I_m‖² = ‖WWᵀ − I_out‖² + (m − out)
 }
 
 // addGrad adds 2β·W(WᵀW − I) to grad, both out×m row-major.
@@ -172,7 +175,7 @@ func (Lipschitz) BeforeStep(context.Context, *nn.Step) error { return nil }
 // BeforeUpdate implements nn.Hook: it adds ∇R to s.Out.Grads for the
 // chosen weights among s.Out.Params.
 func (l Lipschitz) BeforeUpdate(_ context.Context, s *nn.Step) error {
-	if s.Out == nil {
+	if s == nil || s.Out == nil {
 		return fmt.Errorf("%w: Lipschitz hook called without step output", ErrNil)
 	}
 	if err := l.AddGradient(s.Out.Params, s.Out.Grads); err != nil {

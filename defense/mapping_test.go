@@ -254,7 +254,7 @@ func TestApplyMappingErrors(t *testing.T) {
 type badMapping struct{}
 
 func (badMapping) Map(p *nn.Param) ([]float32, error) { return make([]float32, len(p.Data)-1), nil }
-func (badMapping) Name() string                        { return "bad" }
+func (badMapping) Name() string                       { return "bad" }
 
 func cloneData(net *nn.Network) map[string][]float32 {
 	m := map[string][]float32{}

@@ -42,6 +42,9 @@ var _ nn.Hook = (*QAT)(nil)
 
 // BeforeStep implements nn.Hook: it writes Q(W) into the chosen weights.
 func (q *QAT) BeforeStep(_ context.Context, s *nn.Step) error {
+	if s == nil || s.Net == nil {
+		return fmt.Errorf("%w: QAT step without a network", ErrNil)
+	}
 	q.ste.Quantizer, q.ste.Selector = q.Quantizer, q.Selector
 	if err := q.ste.Quantize(s.Net.Params()); err != nil {
 		return fmt.Errorf("defense: QAT step %d: %w", s.Global, err)

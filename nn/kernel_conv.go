@@ -239,3 +239,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 	}
 	return nil
 }
+
+// GEMMBackend says which matrix multiply the kernels use: "openblas: <path>"
+// when OpenBLAS was found at run time, "gonum" otherwise.
+func GEMMBackend() string { return rqblas.Backend() }

@@ -326,3 +326,7 @@ type StepOutput struct {
 	Params []*Param
 	Grads  [][]float32
 }
+
+// CloneModel returns Clone as a Model, so that evaluators can give each
+// worker goroutine its own copy (attack.Cloner).
+func (n *Network) CloneModel() Model { return n.Clone() }

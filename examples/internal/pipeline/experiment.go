@@ -1,0 +1,296 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/robustq/robustq/attack"
+	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/nn"
+	"github.com/robustq/robustq/quant"
+)
+
+// Experiment is one data set's reproduction of the paper.
+type Experiment struct {
+	Name, Title string
+	Command     string
+	Train, Test *data.Dataset
+	Regimes     []Regime
+	// Rows are the keys of the regimes that get table rows (Orig., Adv., F.L.).
+	Rows []string
+	// Substitute is the key of the black-box substitute.
+	Substitute string
+	// MuLayers chooses the layers the μ-law maps; MuNote says which in words.
+	MuLayers   quant.Selector
+	MuNote     string
+	Profile    Profile
+	Cache, Out string
+	Seed       uint64
+	Log        io.Writer
+
+	started  time.Time
+	nets     map[string]*nn.Network
+	trainDur map[string]time.Duration
+	rows     []Row
+	results  []RowResult
+	subClean float64
+}
+
+// RowResult is everything measured on one row; it is cached as JSON so that
+// an interrupted evaluation resumes row by row.
+type RowResult struct {
+	Label string
+	// Clean is the accuracy on Profile.NClean test images.
+	Clean float64
+	// AttackClean is the accuracy on the NAttack attacked images.
+	AttackClean float64
+	// Acc maps an attack's name to the accuracy under it (on NAttack images).
+	Acc map[string]float64
+	// Worst is the accuracy under the worst case of the L∞ ε attacks.
+	Worst float64
+	// ZeroGrad and Saturated are the masking diagnostics.
+	ZeroGrad, Saturated float64
+	// MeanL2 is the mean L2 norm of successful CW-L2 perturbations.
+	MeanL2   float64
+	Warnings []string
+	Seconds  float64
+}
+
+// Run trains or loads the models, evaluates every row and writes the report.
+func (e *Experiment) Run(ctx context.Context) error {
+	e.started = time.Now()
+	if err := os.MkdirAll(e.Out, 0o755); err != nil {
+		return err
+	}
+	var err error
+	e.nets, e.trainDur, err = TrainAll(ctx, e.Cache, e.Seed, e.Train, e.Regimes, e.Log)
+	if err != nil {
+		return err
+	}
+	for _, key := range e.Rows {
+		rows, err := Variants(e.regime(key).Label, key, e.nets[key], e.Profile.Bits, e.MuLayers)
+		if err != nil {
+			return err
+		}
+		e.rows = append(e.rows, rows...)
+	}
+	sub := e.nets[e.Substitute]
+	p := e.Profile
+	if e.subClean, err = nn.Accuracy(sub, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, 500); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Log, "crafting transferred examples on the substitute and the full-precision models (%d images)\n", p.NAttack)
+	at := e.Test.Head(p.NAttack)
+	shared, fromBase, err := e.precompute(ctx, at)
+	if err != nil {
+		return err
+	}
+	for i, r := range e.rows {
+		res, err := e.evaluateRow(ctx, r, at, shared, fromBase)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Label, err)
+		}
+		fmt.Fprintf(e.Log, "[%d/%d] %-14s clean %.2f%%  PGD %.2f%%  worst %.2f%%  (%.0fs)\n", i+1, len(e.rows), r.Label,
+			100*res.Clean, 100*res.Acc["PGD"], 100*res.Worst, res.Seconds)
+		e.results = append(e.results, res)
+	}
+	return e.writeReport(ctx)
+}
+
+func (e *Experiment) regime(key string) Regime {
+	for _, r := range e.Regimes {
+		if r.Key == key {
+			return r
+		}
+	}
+	return Regime{Key: key, Label: key}
+}
+
+// The attacks. Names are the tables' column headers.
+func (e *Experiment) whiteBox() []attack.Attack {
+	p := e.Profile
+	return []attack.Attack{
+		attack.Rename(attack.FGSM{Eps: p.FGSM[2]}, "FGSM-s"),
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed}, "PGD"),
+		attack.Rename(attack.BIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps}, "BIM"),
+		attack.Rename(attack.MIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps}, "MIM"),
+	}
+}
+
+func (e *Experiment) adaptive() []attack.Attack {
+	p := e.Profile
+	return []attack.Attack{
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.CWMargin{}}, "PGD-CW"),
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.DLR{}}, "PGD-DLR"),
+		attack.Rename(attack.APGD{Eps: p.Eps, Steps: p.APGDSteps, Seed: e.Seed}, "APGD-CE"),
+		attack.Rename(attack.APGD{Eps: p.Eps, Steps: p.APGDSteps, Seed: e.Seed, Loss: nn.DLR{}}, "APGD-DLR"),
+		attack.Rename(attack.Square{Eps: p.Eps, Queries: p.SquareQueries, Seed: e.Seed}, "Square"),
+	}
+}
+
+func (e *Experiment) cw() attack.Attack {
+	p := e.Profile
+	return attack.CW{Steps: p.CWSteps, BinarySteps: p.CWBinary, InitialConst: p.CWConst}
+}
+
+// precompute crafts the examples that do not depend on the row: transfers
+// from the substitute and noise (shared), and PGD transfers from each
+// full-precision base model (fromBase, by regime key).
+func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack.Attack, map[string]attack.Attack, error) {
+	p := e.Profile
+	sub := e.nets[e.Substitute]
+	specs := []struct {
+		name string
+		a    attack.Attack
+	}{
+		{"T-CW-L2", e.cw()},
+		{"T-FGSM-w", attack.FGSM{Eps: p.FGSM[0]}},
+		{"T-FGSM-m", attack.FGSM{Eps: p.FGSM[1]}},
+		{"T-FGSM-s", attack.FGSM{Eps: p.FGSM[2]}},
+		{"T-PGD-sub", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed}},
+		{"Gaussian", attack.Gaussian{Sigma: p.Sigma, Seed: e.Seed}},
+		{"Uniform", attack.Uniform{Eps: p.Eps, Seed: e.Seed}},
+	}
+	var shared []attack.Attack
+	for _, s := range specs {
+		pc, err := Precompute(ctx, s.name, s.a, sub, at.X, at.Y, p.Batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		shared = append(shared, pc)
+	}
+	fromBase := map[string]attack.Attack{}
+	for _, key := range e.Rows {
+		pc, err := Precompute(ctx, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
+			e.nets[key], at.X, at.Y, p.Batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		fromBase[key] = pc
+	}
+	return shared, fromBase, nil
+}
+
+// evaluateRow runs every attack on one row, or loads the result cached by
+// an earlier run of the same profile, seed and models.
+func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, shared []attack.Attack, fromBase map[string]attack.Attack) (RowResult, error) {
+	p := e.Profile
+	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-%s-s%d-%s.json", p.Name, e.modelsKey(), e.Seed, fileName(r.Label)))
+	if b, err := os.ReadFile(cachePath); err == nil {
+		var res RowResult
+		if json.Unmarshal(b, &res) == nil && res.Label == r.Label {
+			return res, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return RowResult{}, err
+	}
+	t0 := time.Now()
+	res := RowResult{Label: r.Label, Acc: map[string]float64{}}
+	var err error
+	if res.Clean, err = nn.Accuracy(r.Net, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, 500); err != nil {
+		return res, err
+	}
+	byName := map[string]attack.Attack{}
+	for _, a := range shared {
+		byName[a.Name()] = a
+	}
+	// Group 1: the L∞ attacks at the full radius ε, whose worst case is the
+	// honest robust accuracy.
+	linf := append(e.whiteBox(), e.adaptive()...)
+	linf = append(linf, byName["T-FGSM-s"], byName["T-PGD-sub"], byName["Uniform"])
+	if r.Quantized || r.Mapped {
+		linf = append(linf, fromBase[r.Base])
+	}
+	// Group 2: everything else (unbounded CW-L2, smaller radii, Gaussian noise).
+	other := []attack.Attack{e.cw(), attack.Rename(attack.FGSM{Eps: p.FGSM[0]}, "FGSM-w"), attack.Rename(attack.FGSM{Eps: p.FGSM[1]}, "FGSM-m"),
+		byName["T-CW-L2"], byName["T-FGSM-w"], byName["T-FGSM-m"], byName["Gaussian"]}
+	last := time.Now()
+	progress := attack.RecorderFunc(func(pr attack.Progress) error {
+		if time.Since(last) > 30*time.Second || pr.Done == pr.Total {
+			fmt.Fprintf(e.Log, "    %s: %d/%d attack-batches done (last: %s)\n", r.Label, pr.Done, pr.Total, pr.Attack)
+			last = time.Now()
+		}
+		return nil
+	})
+	for gi, attacks := range [][]attack.Attack{linf, other} {
+		rep, err := attack.Evaluator{Attacks: attacks, Batch: p.Batch, Workers: p.Workers, Recorder: progress}.Run(ctx, r.Net, at.X, at.Y)
+		if err != nil {
+			return res, err
+		}
+		for _, row := range rep.Groups[0].Rows {
+			res.Acc[row.Attack] = row.AdvAccuracy
+			if row.Attack == "CW-L2" {
+				res.MeanL2 = row.MeanL2
+			}
+		}
+		if gi == 0 {
+			res.AttackClean, res.Worst = rep.Clean, rep.Groups[0].Worst.AdvAccuracy
+			res.ZeroGrad, res.Saturated = rep.ZeroGrad, rep.Saturated
+			res.Warnings = rep.Warnings
+		}
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	if b, err := json.Marshal(res); err == nil {
+		if err := os.MkdirAll(filepath.Dir(cachePath), 0o755); err == nil {
+			_ = writeFileAtomic(cachePath, b)
+		}
+	}
+	return res, nil
+}
+
+// modelsKey identifies the trained models, so cached evaluations are
+// dropped when any recipe (and so any key) changes.
+func (e *Experiment) modelsKey() string {
+	h := uint32(2166136261)
+	for _, r := range e.Regimes {
+		for _, c := range []byte(r.Key) {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	}
+	return fmt.Sprintf("%08x", h)
+}
+
+func fileName(label string) string {
+	out := []byte{}
+	for _, c := range []byte(label) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			out = append(out, c)
+		case c == '+':
+			out = append(out, 'p')
+		default:
+			out = append(out, '_')
+		}
+	}
+	return string(out)
+}
+
+// writeFileAtomic writes b to a temporary file next to path and renames it
+// into place, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

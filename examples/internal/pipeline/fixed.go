@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/robustq/robustq/attack"
+	"github.com/robustq/robustq/nn"
+)
+
+// Precomputed is an attack whose examples were crafted once, ahead of time
+// (on a substitute model, or by a model-independent noise draw), so that
+// every row of a table is evaluated on the same examples without crafting
+// them again. Perturb looks each example up by its content.
+type Precomputed struct {
+	name   string
+	threat attack.Threat
+	adv    map[uint64][]float32
+	size   int
+}
+
+var _ attack.Attack = (*Precomputed)(nil)
+
+func exampleKey(x []float32) uint64 {
+	h := fnv.New64a()
+	var b [4]byte
+	for _, v := range x {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// Precompute runs a on m over x in batches and stores the results under name.
+func Precompute(ctx context.Context, name string, a attack.Attack, m nn.Classifier, x []float32, y []int, batch int) (*Precomputed, error) {
+	e := m.Spec().ExampleSize()
+	p := &Precomputed{name: name, threat: a.Threat(), adv: map[uint64][]float32{}, size: e}
+	for lo := 0; lo < len(y); lo += batch {
+		hi := min(lo+batch, len(y))
+		adv, err := a.Perturb(ctx, m, x[lo*e:hi*e], y[lo:hi])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for i := range hi - lo {
+			p.adv[exampleKey(x[(lo+i)*e:(lo+i+1)*e])] = adv[i*e : (i+1)*e]
+		}
+	}
+	return p, nil
+}
+
+// Name implements attack.Attack.
+func (p *Precomputed) Name() string { return p.name }
+
+// Threat implements attack.Attack: the threat of the attack that crafted the examples.
+func (p *Precomputed) Threat() attack.Threat { return p.threat }
+
+// Perturb implements attack.Attack. It fails for an example that was not precomputed.
+func (p *Precomputed) Perturb(_ context.Context, _ nn.Classifier, x []float32, _ []int) ([]float32, error) {
+	out := make([]float32, len(x))
+	for i := 0; i*p.size < len(x); i++ {
+		adv, ok := p.adv[exampleKey(x[i*p.size:(i+1)*p.size])]
+		if !ok {
+			return nil, fmt.Errorf("%s: example %d was not precomputed", p.name, i)
+		}
+		copy(out[i*p.size:], adv)
+	}
+	return out, nil
+}

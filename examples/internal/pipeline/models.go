@@ -1,0 +1,101 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/defense"
+	"github.com/robustq/robustq/nn"
+	"github.com/robustq/robustq/quant"
+)
+
+// Regime is one trained model of the experiment: how to build and train it.
+type Regime struct {
+	// Key names the cache files; change it whenever the recipe changes.
+	Key string
+	// Label is the name in tables ("Orig.", "Adv.", "F.L.", "Substitute").
+	Label string
+	// Recipe describes the training for the report.
+	Recipe string
+	// New builds the untrained network.
+	New func(rng *rand.Rand) (*nn.Network, error)
+	// Epochs is the number of checkpointed epochs (1 for a run that cannot resume).
+	Epochs int
+	// Train trains net; from (if not nil) is the model it starts from.
+	Train func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error
+	// From names the regime whose trained model this one starts from ("" for none).
+	From string
+}
+
+// TrainAll trains or loads every regime in order (a regime's From must come
+// before it) and returns the networks by key, with the training time of each
+// (zero when loaded from the cache).
+func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, regimes []Regime, log io.Writer) (map[string]*nn.Network, map[string]time.Duration, error) {
+	nets := map[string]*nn.Network{}
+	took := map[string]time.Duration{}
+	for i, r := range regimes {
+		net, err := r.New(rand.New(rand.NewPCG(seed, uint64(i))))
+		if err != nil {
+			return nil, nil, err
+		}
+		var from *nn.Network
+		if r.From != "" {
+			if from = nets[r.From]; from == nil {
+				return nil, nil, fmt.Errorf("regime %s starts from %s, which is not trained before it", r.Key, r.From)
+			}
+		}
+		t0 := time.Now()
+		job := Job{Key: r.Key, Epochs: r.Epochs, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			return r.Train(ctx, net, from, ds, start, hooks)
+		}}
+		trained, err := Cached(ctx, cache, net, ds, job, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		nets[r.Key] = trained
+		if d := time.Since(t0); d > 5*time.Second {
+			took[r.Key] = d
+		}
+	}
+	return nets, took, nil
+}
+
+// Row is one model row of the paper's tables: a trained model, possibly
+// mapped and/or quantized.
+type Row struct {
+	// Label is the row's name, e.g. "Adv.+mu (Q)".
+	Label string
+	// Base is the regime key of the trained model it derives from.
+	Base              string
+	Quantized, Mapped bool
+	Net               *nn.Network
+}
+
+// Variants returns the four rows of a trained model: as trained, (Q) with
+// `bits`-bit linear weights, +mu with the μ-law mapping on the layers sel
+// chooses, and +mu (Q), mapped then quantized.
+func Variants(label, base string, net *nn.Network, bits int, mu quant.Selector) ([]Row, error) {
+	q := quant.Linear{Bits: bits}
+	qn, err := quant.Apply(net, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	mn, err := defense.ApplyMapping(net, defense.MuLaw{}, mu)
+	if err != nil {
+		return nil, err
+	}
+	mqn, err := quant.Apply(mn, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []Row{
+		{Label: label, Base: base, Net: net},
+		{Label: label + " (Q)", Base: base, Quantized: true, Net: qn},
+		{Label: label + "+mu", Base: base, Mapped: true, Net: mn},
+		{Label: label + "+mu (Q)", Base: base, Mapped: true, Quantized: true, Net: mqn},
+	}, nil
+}

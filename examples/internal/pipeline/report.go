@@ -1,0 +1,260 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/robustq/robustq/defense"
+	"github.com/robustq/robustq/lipschitz"
+	"github.com/robustq/robustq/nn"
+	"github.com/robustq/robustq/quant"
+)
+
+// Columns of the tables.
+var (
+	table1Cols = []string{"CW-L2", "FGSM-w", "FGSM-s", "PGD", "BIM", "MIM"}
+	table2Cols = []string{"T-CW-L2", "T-FGSM-w", "T-FGSM-m", "T-FGSM-s", "Gaussian", "Uniform"}
+	tableACols = []string{"PGD-CW", "PGD-DLR", "APGD-CE", "APGD-DLR", "Square", "T-PGD-sub", "T-PGD-fp"}
+)
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", 100*v)
+}
+
+// table renders rows × columns of accuracies as Markdown and writes the CSV.
+func (e *Experiment) table(name string, cols []string, extra func(RowResult) []string, extraCols []string) (string, error) {
+	var b strings.Builder
+	head := append(append([]string{"model", "clean"}, cols...), extraCols...)
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat(" --- |", len(head)) + "\n")
+	recs := [][]string{head}
+	for _, r := range e.results {
+		cells := []string{r.Label, pct(r.Clean)}
+		for _, c := range cols {
+			v, ok := r.Acc[c]
+			if !ok {
+				v = math.NaN()
+			}
+			cells = append(cells, pct(v))
+		}
+		if extra != nil {
+			cells = append(cells, extra(r)...)
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+		recs = append(recs, cells)
+	}
+	return b.String(), writeCSV(filepath.Join(e.Out, name+".csv"), recs)
+}
+
+func writeCSV(path string, recs [][]string) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(recs); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+func (e *Experiment) writeReport(ctx context.Context) error {
+	p := e.Profile
+	t1, err := e.table("table1_whitebox", table1Cols, nil, nil)
+	if err != nil {
+		return err
+	}
+	t2, err := e.table("table2_blackbox", table2Cols, nil, nil)
+	if err != nil {
+		return err
+	}
+	tA, err := e.table("tableA_adaptive", tableACols, func(r RowResult) []string {
+		return []string{pct(r.Acc["PGD"]), pct(r.Worst), pct(r.ZeroGrad), pct(r.Saturated)}
+	}, []string{"paper's PGD", "worst case", "zero CE grad", "p=1 in float32"})
+	if err != nil {
+		return err
+	}
+	fig1, err := e.figureBits(ctx)
+	if err != nil {
+		return err
+	}
+	fig3, lip, err := e.figureLipschitz(ctx)
+	if err != nil {
+		return err
+	}
+	verdict := e.verdict(lip)
+
+	var b strings.Builder
+	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	f("# %s: robustness of weight-quantized networks\n\n", e.Title)
+	f("Reproduction of \"Improving Adversarial Robustness in Weight-quantized Neural Networks\" (Song, Fallon, Li) on %s, "+
+		"with the adaptive attacks the paper does not run. Every number below was computed by the command below in this run "+
+		"(models may come from the cache of an earlier run of the same recipes).\n\n", e.Title)
+	f("- Command: `%s` (profile **%s**, seed %d)\n", e.Command, p.Name, e.Seed)
+	f("- Machine: %s/%s, %d CPUs, GEMM backend %s, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), nnBackend(), runtime.Version())
+	f("- Finished %s, total time of this run %s\n", time.Now().UTC().Format(time.RFC3339), time.Since(e.started).Round(time.Second))
+	f("- Clean accuracy on the first %d test images; attacks on the first **%d** test images; Figure 1 on the first %d.\n\n",
+		p.NClean, p.NAttack, p.NFigure)
+	f("## Models\n\n| model | recipe | clean accuracy | training time in this run |\n| --- | --- | --- | --- |\n")
+	for _, r := range e.Regimes {
+		acc := "see tables"
+		if r.Key == e.Substitute {
+			acc = pct(e.subClean) + "%"
+		}
+		took := "cached"
+		if d, ok := e.trainDur[r.Key]; ok {
+			took = d.Round(time.Second).String()
+		}
+		f("| %s | %s | %s | %s |\n", r.Label, r.Recipe, acc, took)
+	}
+	f("\nVariants: **(Q)** = every conv and dense weight quantized to %d bits (linear, symmetric, per tensor, scale max|W|, "+
+		"round to nearest; biases stay float); **+mu** = %s, F(x) = sgn(x)·ln(1+255|x|)/ln 256 on weights scaled by max|W| "+
+		"and scaled back; **+mu (Q)** = mapped, then quantized.\n\n", p.Bits, e.MuNote)
+	f("## Attack settings\n\n")
+	f("- White-box: FGSM ε %.2g (w), %.2g (m), %.2g (s); PGD (random start), BIM, MIM (μ = 1): L∞ ε %.2g, step %.2g, %d steps, cross-entropy; "+
+		"CW-L2: Adam lr 0.01, %d steps × %d binary-search rounds over c from %.2g, κ = 0 (unbounded; its column is the accuracy on its outputs).\n",
+		p.FGSM[0], p.FGSM[1], p.FGSM[2], p.Eps, p.Step, p.Steps, p.CWSteps, p.CWBinary, p.CWConst)
+	f("- Black-box: the same CW-L2 and FGSM examples crafted on the substitute and transferred (T-); Gaussian noise σ %.2g (clipped to [0,1]); uniform noise in [−%.2g, %.2g].\n",
+		p.Sigma, p.Eps, p.Eps)
+	f("- Adaptive (ours): PGD with the CW margin and DLR losses (same ε, step, steps), APGD-CE and APGD-DLR (%d steps), "+
+		"Square (%d queries, p_init 0.8), PGD transferred from the substitute (T-PGD-sub) and from the row's own full-precision model (T-PGD-fp).\n",
+		p.APGDSteps, p.SquareQueries)
+	f("- Accuracy under attack = accuracy on the attack's outputs (the paper's measure). Worst case = an image counts only if it is "+
+		"classified correctly under every L∞ attack at ε %.2g (all of Table A, PGD, BIM, MIM, FGSM-s, T-FGSM-s, uniform noise).\n\n", p.Eps)
+	f("## Table 1: white-box attacks (accuracy %%)\n\n%s\n", t1)
+	f("## Table 2: black-box attacks (accuracy %%)\n\n%s\n", t2)
+	f("## Table A (ours): adaptive attacks and gradient-masking diagnostics (accuracy %%)\n\n%s\n", tA)
+	f("\"zero CE grad\" is the fraction of attacked images whose cross-entropy input gradient is exactly zero; \"p=1 in float32\" " +
+		"the fraction whose float32 softmax probability of the predicted class is exactly 1.\n\n")
+	var warns []string
+	for _, r := range e.results {
+		for _, w := range r.Warnings {
+			warns = append(warns, r.Label+": "+w)
+		}
+	}
+	if len(warns) > 0 {
+		f("Evaluator warnings:\n\n")
+		for _, w := range warns {
+			f("- %s\n", w)
+		}
+		f("\n")
+	}
+	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`.\n\n", fig1)
+	f("## Figure 3: ‖ΔW‖₂ per layer, ΔW = Q(W) − W at %d bits\n\n![Figure 3](figure3_lipschitz.png)\n\n%s\nData: `figure3_lipschitz.csv`. "+
+		"For conv layers ‖ΔW‖₂ is the norm of the convolution operator with the layer's padding, stride and input size "+
+		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", p.Bits, fig3)
+	f("## Verdict on the paper's claims\n\n%s\n", verdict)
+	return writeFileAtomic(filepath.Join(e.Out, "README.md"), []byte(b.String()))
+}
+
+func nnBackend() string { return nn.GEMMBackend() }
+
+// lipRow is one layer's ‖ΔW‖₂ for one model, with or without +mu.
+type lipRow struct {
+	Model string
+	Mu    bool
+	lipschitz.LayerReport
+}
+
+func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, error) {
+	var rows []lipRow
+	q := quant.Linear{Bits: e.Profile.Bits}
+	for _, key := range e.Rows {
+		base := e.nets[key]
+		for _, mu := range []bool{false, true} {
+			ref := base
+			if mu {
+				m, err := defense.ApplyMapping(base, defense.MuLaw{}, e.MuLayers)
+				if err != nil {
+					return "", nil, err
+				}
+				ref = m
+			}
+			qn, err := quant.Apply(ref, q, nil)
+			if err != nil {
+				return "", nil, err
+			}
+			rep, err := lipschitz.Compare(ctx, ref, qn, lipschitz.PowerIteration{Seed: e.Seed})
+			if err != nil {
+				return "", nil, err
+			}
+			for _, l := range rep.Layers {
+				rows = append(rows, lipRow{Model: e.regime(key).Label, Mu: mu, LayerReport: l})
+			}
+		}
+	}
+	recs := [][]string{{"model", "mu", "layer", "shape", "delta_w_2", "delta_w_2_reshaped", "delta_w_inf", "w_2", "converged"}}
+	var b strings.Builder
+	b.WriteString("| model | layer | ‖ΔW‖₂ | ‖ΔW‖₂ +mu | ‖ΔW‖∞ | ‖ΔW‖∞ +mu | ‖W‖₂ |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		recs = append(recs, []string{r.Model, fmt.Sprint(r.Mu), r.Layer, fmt.Sprint(r.Shape), fmt.Sprintf("%.6g", r.Spectral),
+			fmt.Sprintf("%.6g", r.Reshaped), fmt.Sprintf("%.6g", r.Inf), fmt.Sprintf("%.6g", r.RefSpectral), fmt.Sprint(r.Converged)})
+	}
+	for _, r := range rows {
+		if r.Mu {
+			continue
+		}
+		var m lipRow
+		for _, o := range rows {
+			if o.Mu && o.Model == r.Model && o.Name == r.Name {
+				m = o
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.4g | %.4g | %.4g | %.4g | %.4g |\n", r.Model, r.Layer, r.Spectral, m.Spectral, r.Inf, m.Inf, r.RefSpectral)
+	}
+	if err := writeCSV(filepath.Join(e.Out, "figure3_lipschitz.csv"), recs); err != nil {
+		return "", nil, err
+	}
+	return b.String(), rows, plotLipschitz(filepath.Join(e.Out, "figure3_lipschitz.png"), e.Title, rows)
+}
+
+func (e *Experiment) figureBits(ctx context.Context) (string, error) {
+	p := e.Profile
+	ds := e.Test.Head(p.NFigure)
+	series := map[string][]float64{}
+	recs := [][]string{{"model", "bits", "accuracy"}}
+	var b strings.Builder
+	b.WriteString("| model |")
+	for _, bits := range p.SweepBits {
+		fmt.Fprintf(&b, " %d |", bits)
+	}
+	b.WriteString(" float |\n|" + strings.Repeat(" --- |", len(p.SweepBits)+2) + "\n")
+	var labels []string
+	for _, key := range e.Rows {
+		label := e.regime(key).Label
+		labels = append(labels, label)
+		fmt.Fprintf(&b, "| %s |", label)
+		for _, bits := range p.SweepBits {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			qn, err := quant.Apply(e.nets[key], quant.Linear{Bits: bits}, nil)
+			if err != nil {
+				return "", err
+			}
+			acc, err := nn.Accuracy(qn, ds.X, ds.Y, 500)
+			if err != nil {
+				return "", err
+			}
+			series[label] = append(series[label], acc)
+			recs = append(recs, []string{label, fmt.Sprint(bits), fmt.Sprintf("%.4f", acc)})
+			fmt.Fprintf(&b, " %s |", pct(acc))
+		}
+		acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, 500)
+		if err != nil {
+			return "", err
+		}
+		recs = append(recs, []string{label, "32", fmt.Sprintf("%.4f", acc)})
+		fmt.Fprintf(&b, " %s |\n", pct(acc))
+	}
+	if err := writeCSV(filepath.Join(e.Out, "figure1_bits.csv"), recs); err != nil {
+		return "", err
+	}
+	return b.String(), plotBits(filepath.Join(e.Out, "figure1_bits.png"), e.Title, p.SweepBits, labels, series)
+}

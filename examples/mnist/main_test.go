@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The whole pipeline on the smoke profile: tiny training runs on 600 MNIST
+// images, a few attacked images, every table, figure and the verdict.
+func TestSmokeProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains small models on real MNIST; skipped under -short")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Table 1", "Table 2", "Table A", "Figure 1", "Figure 3", "Verdict", "Adv.+mu (Q)"} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, f := range []string{"table1_whitebox.csv", "table2_blackbox.csv", "tableA_adaptive.csv", "figure1_bits.csv",
+		"figure1_bits.png", "figure3_lipschitz.csv", "figure3_lipschitz.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	// A second run loads every model and every row from the cache.
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+		t.Fatal(err)
+	}
+}
