@@ -117,14 +117,16 @@ func (k *convKernel) im2col(x, col []float32) {
 					src := xc[iy*k.w : (iy+1)*k.w]
 					ix := j - k.pad
 					if k.stride == 1 {
-						// Contiguous run with zero borders.
-						for ox := range dst {
-							if x := ix + ox; x >= 0 && x < k.w {
-								dst[ox] = src[x]
-							} else {
-								dst[ox] = 0
-							}
+						// A contiguous run: zeros where the window leaves the
+						// image, a copy in between.
+						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
+						if lo >= hi {
+							clear(dst)
+							continue
 						}
+						clear(dst[:lo])
+						copy(dst[lo:hi], src[ix+lo:ix+hi])
+						clear(dst[hi:])
 						continue
 					}
 					for ox := range dst {
@@ -156,6 +158,16 @@ func (k *convKernel) col2im(col, dx []float32) {
 					dst := dc[iy*k.w : (iy+1)*k.w]
 					src := row[oy*k.ow : (oy+1)*k.ow]
 					ix := j - k.pad
+					if k.stride == 1 {
+						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
+						if lo < hi {
+							d := dst[ix+lo : ix+hi]
+							for o, v := range src[lo:hi] {
+								d[o] += v
+							}
+						}
+						continue
+					}
 					for ox, v := range src {
 						if x := ix + ox*k.stride; x >= 0 && x < k.w {
 							dst[x] += v

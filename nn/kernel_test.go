@@ -1,0 +1,182 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// naiveConv is the definition of PyTorch's Conv2d (cross-correlation, zero
+// padding) in float64, the reference for the im2col+GEMM kernel.
+func naiveConv(x, w, b []float32, n, c, h, wd, o, kh, kw, stride, pad int) []float64 {
+	oh, ow := (h+2*pad-kh)/stride+1, (wd+2*pad-kw)/stride+1
+	out := make([]float64, n*o*oh*ow)
+	for in := range n {
+		for oc := range o {
+			for oy := range oh {
+				for ox := range ow {
+					var s float64
+					if b != nil {
+						s = float64(b[oc])
+					}
+					for ic := range c {
+						for i := range kh {
+							for j := range kw {
+								iy, ix := oy*stride-pad+i, ox*stride-pad+j
+								if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+									continue
+								}
+								s += float64(x[((in*c+ic)*h+iy)*wd+ix]) * float64(w[((oc*c+ic)*kh+i)*kw+j])
+							}
+						}
+					}
+					out[((in*o+oc)*oh+oy)*ow+ox] = s
+				}
+			}
+		}
+	}
+	return out
+}
+
+// maxAbsDiff returns max |a−b| and max |b|.
+func maxAbsDiff(a []float32, b []float64) (diff, scale float64) {
+	for i := range a {
+		diff = math.Max(diff, math.Abs(float64(a[i])-b[i]))
+		scale = math.Max(scale, math.Abs(b[i]))
+	}
+	return diff, scale
+}
+
+// The conv kernel against its definition, on odd shapes: batch 1, stride 2
+// and 3, padding 0-2, channel counts that are not multiples of 8, non-square
+// inputs. Tolerance: a float32 sum of K = c·kh·kw products of values in
+// [−1,1] has error at most about K·2⁻²⁴·Σ|terms| (Higham); with K ≤ 300 that
+// is under 2e-5 relative to the largest output, so 1e-5·K/100 relative is used.
+func TestConvKernelMatchesDefinition(t *testing.T) {
+	tests := []struct {
+		name                           string
+		n, c, h, w, o, k, stride, pad int
+		bias                           bool
+	}{
+		{"batch1 3x3 pad1", 1, 3, 7, 5, 5, 3, 1, 1, true},
+		{"stride2 pad2 5x5", 2, 5, 9, 8, 7, 5, 2, 2, false},
+		{"stride3 no pad", 3, 2, 10, 11, 3, 3, 3, 0, true},
+		{"1x1 stride2", 2, 9, 6, 6, 13, 1, 2, 0, false},
+		{"kernel = input", 1, 4, 4, 4, 2, 4, 1, 0, true},
+		{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 1, 2, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
+			w := randSlice(r, tc.o*tc.c*tc.k*tc.k, -1, 1)
+			var b []float32
+			in := [][]float32{x, w}
+			if tc.bias {
+				b = randSlice(r, tc.o, -1, 1)
+				in = append(in, b)
+			}
+			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.k, tc.k}, tc.stride, tc.pad, tc.bias)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, k.outShape().TotalSize())
+			if err := k.forward(out, in); err != nil {
+				t.Fatal(err)
+			}
+			want := naiveConv(x, w, b, tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.k, tc.stride, tc.pad)
+			if len(want) != len(out) {
+				t.Fatalf("output size %d, want %d", len(out), len(want))
+			}
+			diff, scale := maxAbsDiff(out, want)
+			kk := float64(tc.c * tc.k * tc.k)
+			if diff > 1e-5*math.Max(1, kk/100)*math.Max(scale, 1) {
+				t.Errorf("max |error| %.3g (outputs up to %.3g, K = %v)", diff, scale, kk)
+			}
+		})
+	}
+}
+
+// Pooling and batch norm against their definitions.
+func TestPoolAndNormMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, c, h, w = 2, 3, 7, 6
+	x := randSlice(r, n*c*h*w, -2, 2)
+	for _, tc := range []struct {
+		name      string
+		k, stride int
+		max       bool
+	}{{"max 2/2", 2, 2, true}, {"max 3/2", 3, 2, true}, {"avg 2/2", 2, 2, false}, {"avg 3/1", 3, 1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := newPoolKernel(tensor.Shape{n, c, h, w}, tc.k, tc.k, tc.stride, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, k.outShape().TotalSize())
+			k.forward(out, [][]float32{x})
+			oh, ow := (h-tc.k)/tc.stride+1, (w-tc.k)/tc.stride+1
+			for p := range n * c {
+				for oy := range oh {
+					for ox := range ow {
+						best, sum := math.Inf(-1), 0.0
+						for i := range tc.k {
+							for j := range tc.k {
+								v := float64(x[(p*h+oy*tc.stride+i)*w+ox*tc.stride+j])
+								best, sum = math.Max(best, v), sum+v
+							}
+						}
+						want := sum / float64(tc.k*tc.k)
+						if tc.max {
+							want = best
+						}
+						// Max pooling is exact; the float32 mean of ≤ 9 values in [−2,2] is within 1e-6.
+						if got := float64(out[(p*oh+oy)*ow+ox]); math.Abs(got-want) > 1e-6 {
+							t.Fatalf("output (%d,%d,%d) = %v, want %v", p, oy, ox, got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+	t.Run("batch norm training", func(t *testing.T) {
+		mean := &Param{Name: "m", Shape: []int{c}, Data: make([]float32, c)}
+		variance := &Param{Name: "v", Shape: []int{c}, Data: []float32{1, 1, 1}}
+		k, _ := newBatchNormKernel(tensor.Shape{n, c, h, w}, true, 0.1, 1e-5, mean, variance)
+		gamma, beta := []float32{0.5, 1, 2}, []float32{0, -1, 3}
+		out := make([]float32, len(x))
+		k.forward(out, [][]float32{x, gamma, beta})
+		for ch := range c {
+			var s, q float64
+			m := float64(n * h * w)
+			for i := range n {
+				for _, v := range x[(i*c+ch)*h*w : (i*c+ch+1)*h*w] {
+					s += float64(v)
+				}
+			}
+			mu := s / m
+			for i := range n {
+				for _, v := range x[(i*c+ch)*h*w : (i*c+ch+1)*h*w] {
+					q += (float64(v) - mu) * (float64(v) - mu)
+				}
+			}
+			for i := range n {
+				for j, v := range x[(i*c+ch)*h*w : (i*c+ch+1)*h*w] {
+					want := float64(gamma[ch])*(float64(v)-mu)/math.Sqrt(q/m+1e-5) + float64(beta[ch])
+					// float32 outputs of size ≲ 10: 1e-5 covers their rounding.
+					if got := out[(i*c+ch)*h*w+j]; math.Abs(float64(got)-want) > 1e-5 {
+						t.Fatalf("channel %d: %v, want %v", ch, got, want)
+					}
+				}
+			}
+			// PyTorch's running update with momentum 0.1 and the unbiased variance.
+			if got, want := float64(mean.Data[ch]), 0.1*mu; math.Abs(got-want) > 1e-6 {
+				t.Errorf("running mean %v, want %v", got, want)
+			}
+			if got, want := float64(variance.Data[ch]), 0.9+0.1*q/(m-1); math.Abs(got-want) > 1e-6 {
+				t.Errorf("running variance %v, want %v", got, want)
+			}
+		}
+	})
+}
