@@ -56,9 +56,9 @@ func maxAbsDiff(a []float32, b []float64) (diff, scale float64) {
 // is under 2e-5 relative to the largest output, so 1e-5·K/100 relative is used.
 func TestConvKernelMatchesDefinition(t *testing.T) {
 	tests := []struct {
-		name                           string
+		name                          string
 		n, c, h, w, o, k, stride, pad int
-		bias                           bool
+		bias                          bool
 	}{
 		{"batch1 3x3 pad1", 1, 3, 7, 5, 5, 3, 1, 1, true},
 		{"stride2 pad2 5x5", 2, 5, 9, 8, 7, 5, 2, 2, false},

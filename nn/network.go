@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
@@ -21,12 +22,28 @@ type Network struct {
 	params []*Param
 	byName map[string]*Param
 	graphs map[graphKey]*graph
+	clock  uint64 // for least-recently-used eviction of graphs
 }
 
 var _ Model = (*Network)(nil)
 
-// maxGraphs bounds the graph cache; beyond it the cache is emptied.
+// maxGraphs bounds the graph cache; beyond it the least recently used graph
+// is dropped.
 const maxGraphs = 8
+
+// evalBatch is the graph size used for an evaluation batch of n examples:
+// n itself up to 8, else n rounded up to a multiple of 2^(bits(n)−4), so at
+// most 12.5% of a batch is padding and callers whose batch sizes vary (the
+// last batch of a data set, attacks that drop finished examples) reuse a
+// few graphs instead of building one per size. Evaluation examples are
+// independent, so padding does not change any result.
+func evalBatch(n int) int {
+	if n <= 8 {
+		return n
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	return (n + step - 1) / step * step
+}
 
 // NewNetwork builds a network for inputs of shape in = (C,H,W) from the
 // layers, which must end in a flat output of classes values. rng draws the
@@ -129,20 +146,53 @@ type graph struct {
 	bound      []*float32 // first element of the data each param node is bound to
 	paramGrads []*G.Node  // trainable params only, modeTrain
 	trainable  []*Param
+	used       uint64 // n.clock at the last use
+	pad        []float32
+	padY       []int
+}
+
+// padded returns x and y extended with zero examples (label 0) to the
+// graph's batch size.
+func (gr *graph) padded(x []float32, y []int, e int) ([]float32, []int) {
+	size := gr.x.Shape()[0]
+	if len(x) == size*e {
+		return x, y
+	}
+	if len(gr.pad) != size*e {
+		gr.pad, gr.padY = make([]float32, size*e), make([]int, size)
+	}
+	copy(gr.pad, x)
+	clear(gr.pad[len(x):])
+	if y != nil {
+		copy(gr.padY, y)
+		clear(gr.padY[len(y):])
+		y = gr.padY
+	}
+	return gr.pad, y
 }
 
 func (n *Network) graph(batch int, mode graphMode) (*graph, error) {
 	key := graphKey{batch, mode}
+	n.clock++
 	if gr, ok := n.graphs[key]; ok {
+		gr.used = n.clock
 		return gr, nil
 	}
 	if len(n.graphs) >= maxGraphs {
-		n.graphs = map[graphKey]*graph{}
+		var oldest graphKey
+		first := true
+		for k, g := range n.graphs {
+			if first || g.used < n.graphs[oldest].used {
+				oldest, first = k, false
+			}
+		}
+		delete(n.graphs, oldest)
 	}
 	gr, err := n.buildGraph(batch, mode)
 	if err != nil {
 		return nil, err
 	}
+	gr.used = n.clock
 	n.graphs[key] = gr
 	return gr, nil
 }
@@ -235,18 +285,19 @@ func (n *Network) Logits(x []float32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	gr, err := n.graph(batch, modeLogits)
+	gr, err := n.graph(evalBatch(batch), modeLogits)
 	if err != nil {
 		return nil, err
 	}
-	if err := gr.run(x, nil, nil); err != nil {
+	px, _ := gr.padded(x, nil, n.spec.ExampleSize())
+	if err := gr.run(px, nil, nil); err != nil {
 		return nil, err
 	}
 	d, err := nodeData(gr.logits)
 	if err != nil {
 		return nil, err
 	}
-	return append([]float32(nil), d...), nil
+	return append([]float32(nil), d[:batch*n.spec.Classes]...), nil
 }
 
 // InputGrad implements Model. It runs in evaluation mode.
@@ -258,18 +309,19 @@ func (n *Network) InputGrad(x []float32, y []int, loss Loss) (grad, losses []flo
 	if err != nil {
 		return nil, nil, err
 	}
-	gr, err := n.graph(batch, modeInputGrad)
+	gr, err := n.graph(evalBatch(batch), modeInputGrad)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := gr.run(x, y, loss); err != nil {
+	px, py := gr.padded(x, y, n.spec.ExampleSize())
+	if err := gr.run(px, py, loss); err != nil {
 		return nil, nil, err
 	}
 	d, err := nodeData(gr.inGrad)
 	if err != nil {
 		return nil, nil, err
 	}
-	return append([]float32(nil), d...), append([]float32(nil), gr.loss.losses...), nil
+	return append([]float32(nil), d[:len(x)]...), append([]float32(nil), gr.loss.losses[:batch]...), nil
 }
 
 // Gradients runs one training-mode forward and backward pass (batch norm

@@ -185,3 +185,37 @@ func TestHooks(t *testing.T) {
 		t.Errorf("hook order %v", trace)
 	}
 }
+
+// Padding to the graph's bucketed batch size must not change any result:
+// a batch of 17 (run in a graph of 18) gives each example what it gets alone.
+func TestPaddedBatches(t *testing.T) {
+	net := tinyNet(t, 2)
+	r := rand.New(rand.NewPCG(8, 8))
+	const n = 17
+	x := randSlice(r, n*36, 0, 1)
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i % 3
+	}
+	if evalBatch(n) != 18 {
+		t.Fatalf("evalBatch(%d) = %d, want 18", n, evalBatch(n))
+	}
+	z, _ := net.Logits(x)
+	g, l, _ := net.InputGrad(x, y, CrossEntropy{})
+	if len(z) != 3*n || len(g) != len(x) || len(l) != n {
+		t.Fatalf("lengths %d %d %d", len(z), len(g), len(l))
+	}
+	for i := range n {
+		zi, _ := net.Logits(x[i*36 : (i+1)*36])
+		gi, li, _ := net.InputGrad(x[i*36:(i+1)*36], y[i:i+1], CrossEntropy{})
+		if !slices.Equal(zi, z[i*3:(i+1)*3]) || !slices.Equal(gi, g[i*36:(i+1)*36]) || li[0] != l[i] {
+			t.Fatalf("example %d differs alone and in a padded batch", i)
+		}
+	}
+	for _, n := range []int{1, 8, 9, 16, 17, 100, 128, 129, 1000} {
+		b := evalBatch(n)
+		if b < n || float64(b-n) > 0.125*float64(n) {
+			t.Errorf("evalBatch(%d) = %d", n, b)
+		}
+	}
+}

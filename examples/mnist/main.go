@@ -60,21 +60,23 @@ func run(ctx context.Context, profile, cache, out string, seed uint64, trainOnly
 		train = train.Head(600)
 	}
 	exp := &pipeline.Experiment{
-		Name:       "mnist",
-		Title:      "MNIST",
-		Command:    "go run ./examples/mnist " + joinArgs(os.Args[1:]),
-		Train:      train,
-		Test:       test,
-		Regimes:    regimes(seed, smoke),
-		Rows:       []string{exp0Key("orig", seed, smoke), exp0Key("adv-fgsmrs", seed, smoke), exp0Key("fl", seed, smoke)},
-		Substitute: exp0Key("sub", seed, smoke),
-		MuLayers:   quant.LastLayers(1),
-		MuNote:     "μ-law on the last layer (fc2), as in the paper",
-		Profile:    prof,
-		Cache:      cache,
-		Out:        out,
-		Seed:       seed,
-		Log:        os.Stdout,
+		Name:         "mnist",
+		Title:        "MNIST",
+		Command:      "go run ./examples/mnist " + joinArgs(os.Args[1:]),
+		Train:        train,
+		Test:         test,
+		Regimes:      regimes(seed, smoke),
+		Rows:         []string{exp0Key("orig", seed, smoke), exp0Key("adv-fgsmrs", seed, smoke), exp0Key("fl", seed, smoke)},
+		Substitute:   exp0Key("sub", seed, smoke),
+		MuLayers:     quant.LastLayers(1),
+		MuNote:       "μ-law on the last layer (fc2), as in the paper",
+		TableNumbers: [2]int{1, 2},
+		LipFigure:    3,
+		Profile:      prof,
+		Cache:        cache,
+		Out:          out,
+		Seed:         seed,
+		Log:          os.Stdout,
 	}
 	if trainOnly {
 		_, _, err := pipeline.TrainAll(ctx, cache, seed, train, exp.Regimes, os.Stdout)

@@ -28,8 +28,15 @@ type Experiment struct {
 	// Substitute is the key of the black-box substitute.
 	Substitute string
 	// MuLayers chooses the layers the μ-law maps; MuNote says which in words.
-	MuLayers   quant.Selector
-	MuNote     string
+	MuLayers quant.Selector
+	MuNote   string
+	// TableNumbers are the paper's numbers of the white-box and black-box
+	// tables (1 and 2 for MNIST, 3 and 4 for CIFAR-10); LipFigure that of
+	// the ‖ΔW‖₂ figure (3 or 4).
+	TableNumbers [2]int
+	LipFigure    int
+	// LipLayers, if not nil, chooses the layers of the ‖ΔW‖₂ figure.
+	LipLayers  func(layer string) bool
 	Profile    Profile
 	Cache, Out string
 	Seed       uint64

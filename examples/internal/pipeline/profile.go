@@ -28,6 +28,9 @@ type Profile struct {
 	APGDSteps, SquareQueries int
 	// Sigma is the Gaussian noise's standard deviation; uniform noise uses Eps.
 	Sigma float32
+	// LipIters caps the power iterations of each conv operator norm; 0
+	// means lipschitz's default (500).
+	LipIters int
 }
 
 // MNISTProfile returns the "quick" or "paper" profile for MNIST. Attack
@@ -51,8 +54,37 @@ func MNISTProfile(name string) (Profile, error) {
 		p.SweepBits = []int{1, 3, 8}
 		p.Steps, p.CWSteps, p.CWBinary, p.CWConst = 3, 3, 1, 1
 		p.APGDSteps, p.SquareQueries = 5, 10
+		p.LipIters = 20
 	default:
 		return p, fmt.Errorf("unknown profile %q (quick or paper)", name)
+	}
+	return p, nil
+}
+
+// CIFAR10Profile returns the "quick", "paper" or "smoke" profile for
+// CIFAR-10. Attack settings are the ones DESIGN.md suggests: FGSM ε 2, 4 and
+// 8 of 255; PGD, BIM and MIM ε 8/255, step 2/255, 20 steps; CW-L2 with lr
+// 0.01 and a search over c.
+func CIFAR10Profile(name string) (Profile, error) {
+	p := Profile{Name: name, Bits: 3, SweepBits: []int{1, 2, 3, 4, 5, 6, 7, 8}, Batch: 50, Workers: 2,
+		FGSM: [3]float32{2.0 / 255, 4.0 / 255, 8.0 / 255}, Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 20, Sigma: 8.0 / 255}
+	switch name {
+	case "quick":
+		p.NClean, p.NFigure, p.NAttack = 2000, 1000, 20
+		p.CWSteps, p.CWBinary, p.CWConst = 30, 2, 0.1
+		p.APGDSteps, p.SquareQueries = 20, 200
+	case "paper":
+		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 500
+		p.CWSteps, p.CWBinary, p.CWConst = 100, 5, 0.1
+		p.APGDSteps, p.SquareQueries = 100, 2000
+	case "smoke":
+		p.NClean, p.NFigure, p.NAttack, p.Batch = 100, 50, 4, 2
+		p.SweepBits = []int{1, 3, 8}
+		p.Steps, p.CWSteps, p.CWBinary, p.CWConst = 2, 2, 1, 1
+		p.APGDSteps, p.SquareQueries = 3, 5
+		p.LipIters = 20
+	default:
+		return p, fmt.Errorf("unknown profile %q (quick, paper or smoke)", name)
 	}
 	return p, nil
 }

@@ -127,8 +127,8 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		p.APGDSteps, p.SquareQueries)
 	f("- Accuracy under attack = accuracy on the attack's outputs (the paper's measure). Worst case = an image counts only if it is "+
 		"classified correctly under every L∞ attack at ε %.2g (all of Table A, PGD, BIM, MIM, FGSM-s, T-FGSM-s, uniform noise).\n\n", p.Eps)
-	f("## Table 1: white-box attacks (accuracy %%)\n\n%s\n", t1)
-	f("## Table 2: black-box attacks (accuracy %%)\n\n%s\n", t2)
+	f("## Table %d: white-box attacks (accuracy %%)\n\n%s\n", e.TableNumbers[0], t1)
+	f("## Table %d: black-box attacks (accuracy %%)\n\n%s\n", e.TableNumbers[1], t2)
 	f("## Table A (ours): adaptive attacks and gradient-masking diagnostics (accuracy %%)\n\n%s\n", tA)
 	f("\"zero CE grad\" is the fraction of attacked images whose cross-entropy input gradient is exactly zero; \"p=1 in float32\" " +
 		"the fraction whose float32 softmax probability of the predicted class is exactly 1.\n\n")
@@ -146,9 +146,9 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		f("\n")
 	}
 	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`.\n\n", fig1)
-	f("## Figure 3: ‖ΔW‖₂ per layer, ΔW = Q(W) − W at %d bits\n\n![Figure 3](figure3_lipschitz.png)\n\n%s\nData: `figure3_lipschitz.csv`. "+
+	f("## Figure %d: ‖ΔW‖₂ per layer, ΔW = Q(W) − W at %d bits\n\n![Figure %d](figure%d_lipschitz.png)\n\n%s\nData: `figure%d_lipschitz.csv`. "+
 		"For conv layers ‖ΔW‖₂ is the norm of the convolution operator with the layer's padding, stride and input size "+
-		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", p.Bits, fig3)
+		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", e.LipFigure, p.Bits, e.LipFigure, e.LipFigure, fig3, e.LipFigure)
 	f("## Verdict on the paper's claims\n\n%s\n", verdict)
 	return writeFileAtomic(filepath.Join(e.Out, "README.md"), []byte(b.String()))
 }
@@ -180,7 +180,13 @@ func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, err
 			if err != nil {
 				return "", nil, err
 			}
-			rep, err := lipschitz.Compare(ctx, ref, qn, lipschitz.PowerIteration{Seed: e.Seed})
+			var a, b []*nn.Param
+			for _, p := range ref.Params() {
+				if p.Kind.IsWeight() && (e.LipLayers == nil || e.LipLayers(p.Layer)) {
+					a, b = append(a, p), append(b, qn.Param(p.Name))
+				}
+			}
+			rep, err := lipschitz.CompareParams(ctx, a, b, lipschitz.PowerIteration{Seed: e.Seed, MaxIter: e.Profile.LipIters})
 			if err != nil {
 				return "", nil, err
 			}
@@ -208,10 +214,10 @@ func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, err
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.4g | %.4g | %.4g | %.4g | %.4g |\n", r.Model, r.Layer, r.Spectral, m.Spectral, r.Inf, m.Inf, r.RefSpectral)
 	}
-	if err := writeCSV(filepath.Join(e.Out, "figure3_lipschitz.csv"), recs); err != nil {
+	if err := writeCSV(filepath.Join(e.Out, fmt.Sprintf("figure%d_lipschitz.csv", e.LipFigure)), recs); err != nil {
 		return "", nil, err
 	}
-	return b.String(), rows, plotLipschitz(filepath.Join(e.Out, "figure3_lipschitz.png"), e.Title, rows)
+	return b.String(), rows, plotLipschitz(filepath.Join(e.Out, fmt.Sprintf("figure%d_lipschitz.png", e.LipFigure)), e.Title, rows)
 }
 
 func (e *Experiment) figureBits(ctx context.Context) (string, error) {

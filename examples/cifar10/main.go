@@ -1,0 +1,193 @@
+// Command cifar10 reproduces the CIFAR-10 half of "Improving Adversarial
+// Robustness in Weight-quantized Neural Networks" with the wide ResNet-32,
+// through the same pipeline as examples/mnist:
+//
+//	go run ./examples/cifar10 -data ../shared/data/cifar-10-binary.tar.gz
+//
+// -data is the official cifar-10-binary.tar.gz or its extracted
+// cifar-10-batches-bin/ folder. -width sets the ResNet's width factor
+// (10 is the paper's 46M-parameter model; the profiles that run on a
+// 2-core machine use 1). Models are checkpointed after every epoch and a
+// rerun resumes from the last checkpoint.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/defense"
+	"github.com/robustq/robustq/examples/internal/pipeline"
+	"github.com/robustq/robustq/nn"
+	"github.com/robustq/robustq/quant"
+)
+
+func main() {
+	path := flag.String("data", "../shared/data/cifar-10-binary.tar.gz", "cifar-10-binary.tar.gz or cifar-10-batches-bin/")
+	profile := flag.String("profile", "quick", "quick, paper, or smoke (seconds, for tests)")
+	width := flag.Int("width", 1, "wide ResNet-32 width factor (10 = the paper's model)")
+	cache := flag.String("cache", "cache/cifar10", "folder for trained models and checkpoints")
+	out := flag.String("out", "results/cifar10", "folder for the report, tables and figures")
+	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *path, *profile, *width, *cache, *out, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "cifar10:", err)
+		os.Exit(1)
+	}
+}
+
+// budget is how much training a profile affords.
+type budget struct {
+	trainImages int // 0 = all 50,000
+	epochs      int // Orig. and Adv.
+	subEpochs   int
+	flRounds    int
+	flSample    int
+}
+
+func budgetFor(profile string) budget {
+	switch profile {
+	case "smoke":
+		return budget{trainImages: 200, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 20}
+	case "paper":
+		return budget{epochs: 15, subEpochs: 5, flRounds: 2, flSample: 1000}
+	default:
+		return budget{trainImages: 10000, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 200}
+	}
+}
+
+func run(ctx context.Context, path, profile string, width int, cache, out string, seed uint64) error {
+	prof, err := pipeline.CIFAR10Profile(profile)
+	if err != nil {
+		return err
+	}
+	if width < 1 {
+		return fmt.Errorf("width %d, want ≥ 1", width)
+	}
+	train, err := data.ReadCIFAR10(path, data.SplitTrain)
+	if err != nil {
+		return err
+	}
+	test, err := data.ReadCIFAR10(path, data.SplitTest)
+	if err != nil {
+		return err
+	}
+	b := budgetFor(profile)
+	if b.trainImages > 0 {
+		train = train.Head(b.trainImages)
+	}
+	key := func(name string) string { return fmt.Sprintf("%s-w%d-%s-s%d", profile, width, name, seed) }
+	exp := &pipeline.Experiment{
+		Name:       "cifar10",
+		Title:      fmt.Sprintf("CIFAR-10 (wide ResNet-32, w = %d)", width),
+		Command:    "go run ./examples/cifar10 " + strings.Join(os.Args[1:], " "),
+		Train:      train,
+		Test:       test,
+		Regimes:    regimes(seed, width, b, key),
+		Rows:       []string{key("orig"), key("adv-fgsmrs"), key("fl")},
+		Substitute: key("sub"),
+		// The last residual unit's convolutions and the FC layer.
+		MuLayers:     quant.Layers{"units.14.c1", "units.14.c2", "fc"},
+		MuNote:       "μ-law on the last residual unit (units.14) and the FC layer, as in the paper",
+		TableNumbers: [2]int{3, 4},
+		LipFigure:    4,
+		LipLayers: func(layer string) bool {
+			return strings.HasPrefix(layer, "units.13.") || strings.HasPrefix(layer, "units.14.") || layer == "fc"
+		},
+		Profile: prof,
+		Cache:   cache,
+		Out:     out,
+		Seed:    seed,
+		Log:     os.Stdout,
+	}
+	return exp.Run(ctx)
+}
+
+// augment is the standard CIFAR-10 augmentation (random crop of the image
+// padded by 4 pixels, horizontal flip) as a training hook.
+func augment() nn.Hook {
+	var buf []float32
+	return nn.HookFuncs{Before: func(_ context.Context, s *nn.Step) error {
+		if len(buf) != len(s.X) {
+			buf = make([]float32, len(s.X))
+		}
+		spec := s.Net.Spec()
+		if err := data.CropFlip(buf, s.X, len(s.Y), spec.Channels, spec.Height, spec.Width, 4, s.Rng); err != nil {
+			return err
+		}
+		s.X = buf
+		return nil
+	}}
+}
+
+func regimes(seed uint64, width int, b budget, key func(string) string) []pipeline.Regime {
+	progress := nn.Progress(os.Stdout, 20)
+	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
+	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
+	trainDesc := fmt.Sprintf("%d training images", 50000)
+	if b.trainImages > 0 {
+		trainDesc = fmt.Sprintf("the first %d training images", b.trainImages)
+	}
+	return []pipeline.Regime{
+		{Key: key("orig"), Label: "Orig.", New: resnet, Epochs: b.epochs,
+			Recipe: fmt.Sprintf("standard training on %s, %d epochs, batch 128, SGD (Nesterov momentum 0.9, weight decay 5e-4) "+
+				"with a one-cycle learning rate (max 0.1), random crop (pad 4) and flip", trainDesc, b.epochs),
+			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128,
+					Optimizer: sgd(), LR: nn.OneCycleLR(0.1), Seed: seed,
+					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
+				return err
+			}},
+		{Key: key("adv-fgsmrs"), Label: "Adv.", New: resnet, Epochs: b.epochs,
+			Recipe: fmt.Sprintf("adversarial training with FGSM and random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, "+
+				"for the time budget; otherwise as Orig. (%s, %d epochs)", trainDesc, b.epochs),
+			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+				_, err := defense.Adversarial{
+					Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
+						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
+					Examples: defense.AdvExamples{Fast: true, Eps: 8.0 / 255, Seed: seed},
+				}.Train(ctx, net, ds)
+				return err
+			}},
+		{Key: key("fl"), Label: "F.L.", New: resnet, Epochs: 1, From: key("orig"),
+			Recipe: fmt.Sprintf("feedback learning (our reconstruction) from Orig.: %d round(s), %d measured training examples, "+
+				"as many generated per round, fine-tuned 1 epoch with SGD at 0.01", b.flRounds, b.flSample),
+			Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
+				for _, p := range net.Params() {
+					copy(p.Data, from.Param(p.Name).Data)
+				}
+				_, err := defense.FeedbackLearning{Rounds: b.flRounds, Sample: b.flSample, Generate: b.flSample, Seed: seed,
+					Distance: defense.DistanceConfig{Seed: seed},
+					Config:   nn.TrainConfig{Optimizer: &nn.SGD{Momentum: 0.9}, LR: nn.ConstantLR(0.01), BatchSize: 128, Seed: seed},
+					OnRound: func(r defense.Round) error {
+						fmt.Printf("F.L. round %d (final %v): median boundary distance %.4f over %d correct\n", r.Round, r.Final, r.Median, r.Correct)
+						return nil
+					},
+				}.Train(ctx, net, ds)
+				return err
+			}},
+		{Key: key("sub"), Label: "Substitute", New: substitute, Epochs: b.subEpochs,
+			Recipe: fmt.Sprintf("a small plain CNN (conv3×3×32–pool–conv3×3×64–pool–FC256–FC10), %s, %d epoch(s), Adam one-cycle (max 2e-3), augmentation", trainDesc, b.subEpochs),
+			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.subEpochs, StartEpoch: start, BatchSize: 128,
+					Optimizer: &nn.Adam{}, LR: nn.OneCycleLR(2e-3), Seed: seed,
+					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
+				return err
+			}},
+	}
+}
+
+// substitute is the black-box substitute: another architecture than the ResNet.
+func substitute(r *rand.Rand) (*nn.Network, error) {
+	return nn.NewNetwork("cifar-substitute", [3]int{3, 32, 32}, r,
+		nn.Conv("conv1", 32, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2),
+		nn.Conv("conv2", 64, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2),
+		nn.Flatten(), nn.Dense("fc1", 256), nn.ReLU(), nn.Dense("fc2", 10))
+}
