@@ -23,7 +23,7 @@ type Profile struct {
 	Steps     int
 	// CW-L2: Adam steps per binary-search round, rounds, first constant.
 	CWSteps, CWBinary int
-	CWConst           float32
+	CWConst, CWLR     float32
 	// APGDSteps and SquareQueries are the adaptive attacks' budgets.
 	APGDSteps, SquareQueries int
 	// Sigma is the Gaussian noise's standard deviation; uniform noise uses Eps.
@@ -38,10 +38,13 @@ type Profile struct {
 // MIM ε 0.3, step 0.01, 40 steps; CW-L2 with lr 0.01 and a search over c.
 func MNISTProfile(name string) (Profile, error) {
 	p := Profile{Name: name, Bits: 3, SweepBits: []int{1, 2, 3, 4, 5, 6, 7, 8}, Batch: 50, Workers: 2,
-		FGSM: [3]float32{0.1, 0.2, 0.3}, Eps: 0.3, Step: 0.01, Steps: 40, Sigma: 0.3}
+		FGSM: [3]float32{0.1, 0.2, 0.3}, Eps: 0.3, Step: 0.01, Steps: 40, Sigma: 0.3,
+		// Adam lr 0.1 rather than CW's 0.01: MNIST pixels sit at 0 or 1, where
+		// tanh is flat, and a few hundred steps at 0.01 barely move them.
+		CWLR: 0.1}
 	switch name {
 	case "quick":
-		p.NClean, p.NFigure, p.NAttack = 10000, 2000, 50
+		p.NClean, p.NFigure, p.NAttack, p.Batch = 10000, 2000, 50, 25
 		p.CWSteps, p.CWBinary, p.CWConst = 50, 3, 1
 		p.APGDSteps, p.SquareQueries = 50, 500
 	case "paper":
@@ -67,7 +70,7 @@ func MNISTProfile(name string) (Profile, error) {
 // 0.01 and a search over c.
 func CIFAR10Profile(name string) (Profile, error) {
 	p := Profile{Name: name, Bits: 3, SweepBits: []int{1, 2, 3, 4, 5, 6, 7, 8}, Batch: 50, Workers: 2,
-		FGSM: [3]float32{2.0 / 255, 4.0 / 255, 8.0 / 255}, Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 20, Sigma: 8.0 / 255}
+		FGSM: [3]float32{2.0 / 255, 4.0 / 255, 8.0 / 255}, Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 20, Sigma: 8.0 / 255, CWLR: 0.01}
 	switch name {
 	case "quick":
 		p.NClean, p.NFigure, p.NAttack = 2000, 1000, 20

@@ -118,8 +118,8 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		"and scaled back; **+mu (Q)** = mapped, then quantized.\n\n", p.Bits, e.MuNote)
 	f("## Attack settings\n\n")
 	f("- White-box: FGSM ε %.2g (w), %.2g (m), %.2g (s); PGD (random start), BIM, MIM (μ = 1): L∞ ε %.2g, step %.2g, %d steps, cross-entropy; "+
-		"CW-L2: Adam lr 0.01, %d steps × %d binary-search rounds over c from %.2g, κ = 0 (unbounded; its column is the accuracy on its outputs).\n",
-		p.FGSM[0], p.FGSM[1], p.FGSM[2], p.Eps, p.Step, p.Steps, p.CWSteps, p.CWBinary, p.CWConst)
+		"CW-L2: Adam lr %.2g, %d steps × %d binary-search rounds over c from %.2g (×10 until the first success), κ = 0 (unbounded; its column is the accuracy on its outputs).\n",
+		p.FGSM[0], p.FGSM[1], p.FGSM[2], p.Eps, p.Step, p.Steps, p.CWLR, p.CWSteps, p.CWBinary, p.CWConst)
 	f("- Black-box: the same CW-L2 and FGSM examples crafted on the substitute and transferred (T-); Gaussian noise σ %.2g (clipped to [0,1]); uniform noise in [−%.2g, %.2g].\n",
 		p.Sigma, p.Eps, p.Eps)
 	f("- Adaptive (ours): PGD with the CW margin and DLR losses (same ε, step, steps), APGD-CE and APGD-DLR (%d steps), "+
