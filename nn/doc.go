@@ -25,7 +25,14 @@
 // Each layer's arithmetic is a kernel (convolution by im2col and GEMM,
 // pooling, batch norm, activations, the loss) wrapped in a custom Gorgonia
 // operation; Gorgonia orders the operations and accumulates gradients.
-// Graphs are built once per batch size and mode and reused.
+// Graphs are built once per batch size and mode and reused, with their
+// buffers; evaluation batches are padded to a few bucketed sizes so that
+// varying batch sizes reuse graphs.
+//
+// The GEMM under conv and dense layers is OpenBLAS when the machine has it
+// (found at run time, no cgo; see GEMMBackend) and gonum's pure Go
+// otherwise. The kernels split work over GOMAXPROCS goroutines themselves,
+// so on first use they set OpenBLAS to one thread per call, process-wide.
 //
 // # Invariants
 //

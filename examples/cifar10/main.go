@@ -87,7 +87,7 @@ func run(ctx context.Context, path, profile string, width int, cache, out string
 	exp := &pipeline.Experiment{
 		Name:       "cifar10",
 		Title:      fmt.Sprintf("CIFAR-10 (wide ResNet-32, w = %d)", width),
-		Command:    "go run ./examples/cifar10 " + strings.Join(os.Args[1:], " "),
+		Command:    strings.TrimSpace("go run ./examples/cifar10 " + strings.Join(os.Args[1:], " ")),
 		Train:      train,
 		Test:       test,
 		Regimes:    regimes(seed, width, b, key),

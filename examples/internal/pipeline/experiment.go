@@ -189,7 +189,9 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 // an earlier run of the same profile, seed and models.
 func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, shared []attack.Attack, fromBase map[string]attack.Attack) (RowResult, error) {
 	p := e.Profile
-	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-%s-s%d-%s.json", p.Name, e.modelsKey(), e.Seed, fileName(r.Label)))
+	// The key names everything the result depends on: profile, seed, the
+	// row's trained model and the substitute (transfers).
+	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-s%d-%s-%s-%s.json", p.Name, e.Seed, r.Base, e.Substitute, fileName(r.Label)))
 	if b, err := os.ReadFile(cachePath); err == nil {
 		var res RowResult
 		if json.Unmarshal(b, &res) == nil && res.Label == r.Label {
@@ -216,7 +218,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 		linf = append(linf, fromBase[r.Base])
 	}
 	// Group 2: everything else (unbounded CW-L2, smaller radii, Gaussian noise).
-	other := []attack.Attack{e.cw(), attack.Rename(attack.FGSM{Eps: p.FGSM[0]}, "FGSM-w"), attack.Rename(attack.FGSM{Eps: p.FGSM[1]}, "FGSM-m"),
+	other := []attack.Attack{attack.Rename(e.cw(), "CW-L2"), attack.Rename(attack.FGSM{Eps: p.FGSM[0]}, "FGSM-w"), attack.Rename(attack.FGSM{Eps: p.FGSM[1]}, "FGSM-m"),
 		byName["T-CW-L2"], byName["T-FGSM-w"], byName["T-FGSM-m"], byName["Gaussian"]}
 	last := time.Now()
 	progress := attack.RecorderFunc(func(pr attack.Progress) error {
@@ -250,18 +252,6 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 		}
 	}
 	return res, nil
-}
-
-// modelsKey identifies the trained models, so cached evaluations are
-// dropped when any recipe (and so any key) changes.
-func (e *Experiment) modelsKey() string {
-	h := uint32(2166136261)
-	for _, r := range e.Regimes {
-		for _, c := range []byte(r.Key) {
-			h = (h ^ uint32(c)) * 16777619
-		}
-	}
-	return fmt.Sprintf("%08x", h)
 }
 
 func fileName(label string) string {

@@ -145,7 +145,10 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		}
 		f("\n")
 	}
-	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`.\n\n", fig1)
+	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`. "+
+		"k bits means quant.Linear{Bits: k}: for k ≥ 2 the symmetric levels s·{−(2^(k−1)−1), …, 2^(k−1)−1} with s = max|W|/(2^(k−1)−1); "+
+		"for k = 1, sign(w)·mean|W|. At 2 bits that grid is {−max|W|, 0, max|W|}, which sends every weight below max|W|/2 "+
+		"(almost all of them) to zero, hence the collapse to chance at 2 bits while the 1-bit scheme, scaled by the mean, survives.\n\n", fig1)
 	f("## Figure %d: ‖ΔW‖₂ per layer, ΔW = Q(W) − W at %d bits\n\n![Figure %d](figure%d_lipschitz.png)\n\n%s\nData: `figure%d_lipschitz.csv`. "+
 		"For conv layers ‖ΔW‖₂ is the norm of the convolution operator with the layer's padding, stride and input size "+
 		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", e.LipFigure, p.Bits, e.LipFigure, e.LipFigure, fig3, e.LipFigure)

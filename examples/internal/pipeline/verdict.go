@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -19,6 +20,9 @@ func (e *Experiment) result(label string) (RowResult, bool) {
 func (e *Experiment) verdict(lip []lipRow) string {
 	var b strings.Builder
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	f("Attacked accuracies come from %d images: their binomial standard error is up to %.1f points, "+
+		"so differences of a few points between rows are noise. The thresholds below are ours.\n\n",
+		e.Profile.NAttack, 100*0.5/math.Sqrt(float64(e.Profile.NAttack)))
 	adv, _ := e.result("Adv.")
 	advQ, _ := e.result("Adv. (Q)")
 	fl, _ := e.result("F.L.")
