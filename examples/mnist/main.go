@@ -4,6 +4,7 @@
 //
 //	go run ./examples/mnist                 # quick profile (the default)
 //	go run ./examples/mnist -profile paper  # more test images, full attack budgets
+//	go run ./examples/mnist -check-defenses # does each defense do its job? (defenses.md)
 //
 // It trains (or loads from -cache) the Orig., Adv. and F.L. models and a
 // substitute for black-box attacks, builds the 3-bit (Q), +mu and +mu (Q)
@@ -34,16 +35,18 @@ func main() {
 	out := flag.String("out", "results/mnist", "folder for the report, tables and figures")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling and attacks")
 	trainOnly := flag.Bool("train-only", false, "train (or load) the models and stop")
+	checkDef := flag.Bool("check-defenses", false, "instead of the paper's tables, measure whether each defense does its job "+
+		"(Adv. under PGD-40, F.L.'s boundary distances, 3-bit QAT against post-training quantization) and write defenses.md")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *profile, *cache, *out, *seed, *trainOnly); err != nil {
+	if err := run(ctx, *profile, *cache, *out, *seed, *trainOnly, *checkDef); err != nil {
 		fmt.Fprintln(os.Stderr, "mnist:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, profile, cache, out string, seed uint64, trainOnly bool) error {
+func run(ctx context.Context, profile, cache, out string, seed uint64, trainOnly, checkDef bool) error {
 	prof, err := pipeline.MNISTProfile(profile)
 	if err != nil {
 		return err
@@ -78,6 +81,9 @@ func run(ctx context.Context, profile, cache, out string, seed uint64, trainOnly
 		Out:          out,
 		Seed:         seed,
 		Log:          os.Stdout,
+	}
+	if checkDef {
+		return checkDefenses(ctx, cache, out, seed, smoke, train, test)
 	}
 	if trainOnly {
 		_, _, err := pipeline.TrainAll(ctx, cache, seed, train, exp.Regimes, os.Stdout)

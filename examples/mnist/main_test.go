@@ -16,7 +16,7 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, false); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
@@ -35,7 +35,20 @@ func TestSmokeProfile(t *testing.T) {
 		}
 	}
 	// A second run loads every model and every row from the cache.
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, false); err != nil {
 		t.Fatal(err)
+	}
+	// The defense check reuses the cached models and adds a QAT one.
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, true); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "defenses.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PGD-40", "| Adv. |", "| F.L. |", "| QAT 3-bit |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("defenses.md lacks %q", want)
+		}
 	}
 }

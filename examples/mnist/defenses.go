@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robustq/robustq/attack"
+	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/defense"
+	"github.com/robustq/robustq/examples/internal/pipeline"
+	"github.com/robustq/robustq/nn"
+	"github.com/robustq/robustq/quant"
+)
+
+// defenseCheck holds the sizes of the -check-defenses measurements.
+type defenseCheck struct {
+	nPGD, nDist int // test images attacked with PGD-40, and measured for boundary distance
+	qatEpochs   int
+}
+
+// checkDefenses measures whether each trainer reached its purpose, on the
+// MNIST test set: Adv. under PGD-40 (ε 0.3) against Orig.; the median
+// distance to the decision boundary of F.L. against Orig.; and clean
+// accuracy of 3-bit quantization-aware training against 3-bit post-training
+// quantization of Orig. It writes defenses.md to out and prints it.
+func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bool, train, test *data.Dataset) error {
+	c := defenseCheck{nPGD: 1000, nDist: 1000, qatEpochs: 1}
+	if smoke {
+		c = defenseCheck{nPGD: 20, nDist: 20, qatEpochs: 1}
+	}
+	qatKey := exp0Key("qat3", seed, smoke)
+	rs := append(regimes(seed, smoke), pipeline.Regime{
+		Key: qatKey, Label: "QAT 3-bit", New: nn.MNISTCNN, Epochs: c.qatEpochs, From: exp0Key("orig", seed, smoke),
+		Recipe: "quantization-aware training (STE, 3-bit linear per-tensor weights) from Orig., 1 epoch, Adam at 5e-4",
+		Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			if start == 0 {
+				copyWeights(net, from)
+			}
+			_, err := defense.Standard{QAT: &defense.QAT{Quantizer: quant.Linear{Bits: 3}},
+				Config: nn.TrainConfig{Epochs: c.qatEpochs, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
+					LR: nn.ConstantLR(5e-4), Seed: seed, Hooks: append([]nn.Hook{nn.Progress(os.Stdout, 100)}, hooks...)}}.Train(ctx, net, ds)
+			return err
+		}})
+	nets, _, err := pipeline.TrainAll(ctx, cache, seed, train, rs, os.Stdout)
+	if err != nil {
+		return err
+	}
+	orig, adv, fl, qat := nets[exp0Key("orig", seed, smoke)], nets[exp0Key("adv-pgd5", seed, smoke)], nets[exp0Key("fl", seed, smoke)], nets[qatKey]
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# MNIST: does each defense do its job?\n\n")
+	fmt.Fprintf(&b, "Command: `go run ./examples/mnist -check-defenses` (seed %d), GEMM %s, %s.\n\n", seed, nn.GEMMBackend(), time.Now().UTC().Format("2006-01-02"))
+
+	// 1. Adv. under PGD-40.
+	t0 := time.Now()
+	pgd := attack.PGD{Eps: 0.3, Step: 0.01, Steps: 40, RandomStart: true, Seed: seed}
+	fmt.Fprintf(&b, "## Adversarial training under PGD-40\n\n")
+	fmt.Fprintf(&b, "L∞ PGD, ε 0.3, step 0.01, 40 steps, one random start, cross-entropy, on the first %d test images.\n\n", c.nPGD)
+	fmt.Fprintf(&b, "| model | clean | PGD-40 accuracy | robust (correct clean and attacked) |\n| --- | --- | --- | --- |\n")
+	for _, m := range []struct {
+		label string
+		net   *nn.Network
+	}{{"Orig.", orig}, {"Adv.", adv}} {
+		fmt.Printf("PGD-40 on %s, %d images\n", m.label, c.nPGD)
+		rep, err := attack.Evaluator{Attacks: []attack.Attack{pgd}, N: c.nPGD, Batch: 50, Workers: 2}.Run(ctx, m.net, test.X, test.Y)
+		if err != nil {
+			return err
+		}
+		r := rep.Groups[0].Rows[0]
+		fmt.Fprintf(&b, "| %s | %.2f%% | %.2f%% | %.2f%% |\n", m.label, 100*rep.Clean, 100*r.AdvAccuracy, 100*r.Robust)
+	}
+	fmt.Fprintf(&b, "\nTook %s.\n\n", time.Since(t0).Round(time.Second))
+
+	// 2. F.L.: boundary distance on test images.
+	t0 = time.Now()
+	sub := test.Head(c.nDist)
+	cfg := defense.DistanceConfig{Seed: seed}
+	fmt.Fprintf(&b, "## Feedback learning: distance to the decision boundary\n\n")
+	fmt.Fprintf(&b, "L2 distance from each of the first %d test images to the nearest change of prediction, searched along "+
+		"the CW-margin gradient and 3 random directions (defense.BoundaryDistances defaults); median over the images "+
+		"the model classifies correctly.\n\n", c.nDist)
+	fmt.Fprintf(&b, "| model | correct | median distance | mean distance |\n| --- | --- | --- | --- |\n")
+	for _, m := range []struct {
+		label string
+		net   *nn.Network
+	}{{"Orig.", orig}, {"F.L.", fl}} {
+		fmt.Printf("boundary distances of %s, %d images\n", m.label, c.nDist)
+		d, err := defense.BoundaryDistances(ctx, m.net, sub.X, sub.Y, cfg)
+		if err != nil {
+			return err
+		}
+		pred, err := nn.Predict(m.net, sub.X, 100)
+		if err != nil {
+			return err
+		}
+		var ok []float64
+		for i, v := range d {
+			if pred[i] == sub.Y[i] {
+				ok = append(ok, v)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", m.label, len(ok), median(ok), mean(ok))
+	}
+	fmt.Fprintf(&b, "\nTook %s.\n\n", time.Since(t0).Round(time.Second))
+
+	// 3. QAT against post-training quantization, 3 bits.
+	fmt.Fprintf(&b, "## Quantization-aware training at 3 bits\n\n")
+	fmt.Fprintf(&b, "Clean accuracy on all %d test images; every conv and dense weight quantized to 3-bit linear "+
+		"per-tensor levels (quant.Linear{Bits: 3}), biases float. QAT: %s.\n\n", test.Len(), rs[len(rs)-1].Recipe)
+	fmt.Fprintf(&b, "| model | float weights | 3-bit weights |\n| --- | --- | --- |\n")
+	for _, m := range []struct {
+		label string
+		net   *nn.Network
+	}{{"Orig. (post-training quantization)", orig}, {"QAT 3-bit", qat}} {
+		q, err := quant.Apply(m.net, quant.Linear{Bits: 3}, nil)
+		if err != nil {
+			return err
+		}
+		accF, err := nn.Accuracy(m.net, test.X, test.Y, 200)
+		if err != nil {
+			return err
+		}
+		accQ, err := nn.Accuracy(q, test.X, test.Y, 200)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "| %s | %.2f%% | %.2f%% |\n", m.label, 100*accF, 100*accQ)
+	}
+	fmt.Print(b.String())
+	return writeAtomic(filepath.Join(out, "defenses.md"), b.String())
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+func mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
+}
+
+// writeAtomic writes s to path through a temporary file in the same folder.
+func writeAtomic(path, s string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.WriteString(f, s); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
