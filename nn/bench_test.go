@@ -39,6 +39,11 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			net, x, y := benchNet(b, name)
 			opt := &SGD{Momentum: 0.9}
+			// The first call builds and allocates the graph; PyTorch's
+			// reference also warms up before it times.
+			if _, err := net.Gradients(x, y, CrossEntropy{}); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				out, err := net.Gradients(x, y, CrossEntropy{})
@@ -62,6 +67,9 @@ func BenchmarkInputGrad(b *testing.B) {
 	for _, name := range []string{"mnist-cnn", "resnet32-w1"} {
 		b.Run(name, func(b *testing.B) {
 			net, x, y := benchNet(b, name)
+			if _, _, err := net.InputGrad(x, y, CrossEntropy{}); err != nil { // builds the graph
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				g, _, err := net.InputGrad(x, y, CrossEntropy{})
@@ -78,6 +86,9 @@ func BenchmarkInputGrad(b *testing.B) {
 // BenchmarkInfer is a forward pass in evaluation mode at batch 128.
 func BenchmarkInfer(b *testing.B) {
 	net, x, _ := benchNet(b, "mnist-cnn")
+	if _, err := net.Logits(x); err != nil { // builds the graph
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		z, err := net.Logits(x)

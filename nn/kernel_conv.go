@@ -47,6 +47,19 @@ func parallelFor(n int, f func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
+// parallelRange splits the elementwise work [0, n) into one contiguous
+// range per worker, or runs it on the calling goroutine when n is too small
+// (under 32 Ki elements per worker) for goroutines to pay.
+func parallelRange(n int, f func(lo, hi int)) {
+	const minPerWorker = 1 << 15
+	workers := min(runtime.GOMAXPROCS(0), n/minPerWorker)
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	parallelFor(workers, func(w, _, _ int) { f(w*n/workers, (w+1)*n/workers) })
+}
+
 func maxWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // convKernel is a 2-D cross-correlation (PyTorch's Conv2d) with zero padding

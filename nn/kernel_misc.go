@@ -84,23 +84,33 @@ func (k *leakyReLUKernel) name() string {
 func (k *leakyReLUKernel) outShape() tensor.Shape { return k.shape }
 func (k *leakyReLUKernel) differentiable() []bool { return []bool{true} }
 func (k *leakyReLUKernel) forward(out []float32, in [][]float32) error {
-	for i, v := range in[0] {
-		if v > 0 {
-			out[i] = v
-		} else {
-			out[i] = k.slope * v
+	x := in[0]
+	parallelRange(len(x), func(lo, hi int) {
+		o := out[lo:hi]
+		for i, v := range x[lo:hi] {
+			// A multiplier chosen by a conditional move, not a branch:
+			// the sign of activations is a coin flip the CPU cannot predict.
+			m := float32(1)
+			if !(v > 0) {
+				m = k.slope
+			}
+			o[i] = v * m
 		}
-	}
+	})
 	return nil
 }
 func (k *leakyReLUKernel) backward(_ int, dIn []float32, in [][]float32, _, dOut []float32) error {
-	for i, v := range in[0] {
-		if v > 0 {
-			dIn[i] = dOut[i]
-		} else {
-			dIn[i] = k.slope * dOut[i]
+	x := in[0]
+	parallelRange(len(x), func(lo, hi int) {
+		d, g := dIn[lo:hi], dOut[lo:hi]
+		for i, v := range x[lo:hi] {
+			m := float32(1)
+			if !(v > 0) {
+				m = k.slope
+			}
+			d[i] = g[i] * m
 		}
-	}
+	})
 	return nil
 }
 
@@ -111,13 +121,17 @@ func (k *addKernel) name() string           { return "add" }
 func (k *addKernel) outShape() tensor.Shape { return k.shape }
 func (k *addKernel) differentiable() []bool { return []bool{true, true} }
 func (k *addKernel) forward(out []float32, in [][]float32) error {
-	for i := range out {
-		out[i] = in[0][i] + in[1][i]
-	}
+	a, b := in[0], in[1]
+	parallelRange(len(out), func(lo, hi int) {
+		o, a, b := out[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range o {
+			o[i] = a[i] + b[i]
+		}
+	})
 	return nil
 }
 func (k *addKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
-	copy(dIn, dOut)
+	parallelRange(len(dIn), func(lo, hi int) { copy(dIn[lo:hi], dOut[lo:hi]) })
 	return nil
 }
 

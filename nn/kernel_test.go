@@ -180,3 +180,50 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 		}
 	})
 }
+
+// The elementwise kernels split long tensors across goroutines; on a tensor
+// long enough to be split (and an odd length, so the ranges are unequal),
+// every element must still follow the definition exactly, including 0, -0
+// and NaN inputs.
+func TestElementwiseKernelsOnLongTensors(t *testing.T) {
+	const n = 3<<15 + 7
+	rng := rand.New(rand.NewPCG(5, 5))
+	x, y, g := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], y[i], g[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	x[0], x[1], x[n-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
+	same := func(a, b float32) bool { return a == b || (a != a && b != b) }
+	for _, slope := range []float32{0, 0.1} {
+		k := &leakyReLUKernel{shape: tensor.Shape{n}, slope: slope}
+		out, dIn := make([]float32, n), make([]float32, n)
+		if err := k.forward(out, [][]float32{x}); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.backward(0, dIn, [][]float32{x}, out, g); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			want, wantD := v, g[i]
+			if !(v > 0) { // PyTorch: slope below and at 0
+				want, wantD = slope*v, slope*g[i]
+			}
+			if !same(out[i], want) || !same(dIn[i], wantD) {
+				t.Fatalf("slope %g, x[%d] = %g: got %g, %g; want %g, %g", slope, i, v, out[i], dIn[i], want, wantD)
+			}
+		}
+	}
+	k := &addKernel{shape: tensor.Shape{n}}
+	out, dIn := make([]float32, n), make([]float32, n)
+	if err := k.forward(out, [][]float32{x, y}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.backward(0, dIn, [][]float32{x, y}, out, g); err != nil {
+		t.Fatal(err)
+	}
+	for i := range x {
+		if !same(out[i], x[i]+y[i]) || dIn[i] != g[i] {
+			t.Fatalf("add at %d: got %g, %g; want %g, %g", i, out[i], dIn[i], x[i]+y[i], g[i])
+		}
+	}
+}
