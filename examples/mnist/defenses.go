@@ -51,7 +51,7 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 	if err != nil {
 		return err
 	}
-	orig, adv, fl, qat := nets[exp0Key("orig", seed, smoke)], nets[exp0Key("adv-pgd5", seed, smoke)], nets[exp0Key("fl", seed, smoke)], nets[qatKey]
+	orig, adv, fl, qat := nets[exp0Key("orig", seed, smoke)], nets[exp0Key("adv-pgd5x3", seed, smoke)], nets[exp0Key("fl", seed, smoke)], nets[qatKey]
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# MNIST: does each defense do its job?\n\n")
