@@ -241,9 +241,17 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		}
 		if mode == modeInputGrad {
 			gr.inGrad = grads[0]
-		} else {
-			gr.paramGrads = grads
+			// Differentiating each op also made the gradients of its
+			// weights, which the input gradient does not need: run only
+			// what the logits, the loss and the input gradient depend on.
+			gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(gr.logits, cost, gr.inGrad))
+			return gr, nil
 		}
+		// Likewise the gradient with respect to the input x, which
+		// training does not need.
+		gr.paramGrads = grads
+		gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(append(G.Nodes{gr.logits, cost}, grads...)...))
+		return gr, nil
 	}
 	gr.vm = G.NewTapeMachine(g)
 	return gr, nil

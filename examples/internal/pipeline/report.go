@@ -94,8 +94,9 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	f("# %s: robustness of weight-quantized networks\n\n", e.Title)
 	f("Reproduction of \"Improving Adversarial Robustness in Weight-quantized Neural Networks\" (Song, Fallon, Li) on %s, "+
-		"with the adaptive attacks the paper does not run. Every number below was computed by the command below in this run "+
-		"(models may come from the cache of an earlier run of the same recipes).\n\n", e.Title)
+		"with the adaptive attacks the paper does not run. Every number below was computed by the command below. Trained models "+
+		"and each row's attack results are cached (under -cache, keyed by recipe, profile and seed), so a rerun computes only "+
+		"what is missing: \"cached\" below marks models trained by an earlier run of the same recipe.\n\n", e.Title)
 	f("- Command: `%s` (profile **%s**, seed %d)\n", e.Command, p.Name, e.Seed)
 	f("- Machine: %s/%s, %d CPUs, GEMM backend %s, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), nnBackend(), runtime.Version())
 	f("- Finished %s, total time of this run %s\n", time.Now().UTC().Format(time.RFC3339), time.Since(e.started).Round(time.Second))
