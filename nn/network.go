@@ -97,6 +97,13 @@ func (n *Network) Params() []*Param { return n.params }
 // Param returns the parameter with the given name, or nil.
 func (n *Network) Param(name string) *Param { return n.byName[name] }
 
+// ReleaseGraphs drops the graphs the network has compiled (one per batch
+// size and mode, each holding its activations and gradients), so that their
+// memory can be reclaimed; the next call that needs one builds it again.
+// Call it on a network that will sit unused while others run: a model kept
+// for a report, or one of many evaluated in turn.
+func (n *Network) ReleaseGraphs() { clear(n.graphs) }
+
 // NumParams returns the number of trainable values.
 func (n *Network) NumParams() int {
 	t := 0

@@ -173,6 +173,7 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 		}
 		shared = append(shared, pc)
 	}
+	sub.ReleaseGraphs()
 	fromBase := map[string]attack.Attack{}
 	for _, key := range e.Rows {
 		pc, err := Precompute(ctx, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
@@ -180,6 +181,7 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 		if err != nil {
 			return nil, nil, err
 		}
+		e.nets[key].ReleaseGraphs()
 		fromBase[key] = pc
 	}
 	return shared, fromBase, nil
@@ -200,6 +202,9 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return RowResult{}, err
 	}
+	// Rows are evaluated one after the other: free this one's graphs
+	// (hundreds of MB each for a ResNet) before the next builds its own.
+	defer r.Net.ReleaseGraphs()
 	t0 := time.Now()
 	res := RowResult{Label: r.Label, Acc: map[string]float64{}}
 	var err error

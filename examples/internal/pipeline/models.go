@@ -56,6 +56,7 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 		if err != nil {
 			return nil, nil, err
 		}
+		trained.ReleaseGraphs() // the training graphs are the largest; evaluation builds its own
 		nets[r.Key] = trained
 		if d := time.Since(t0); d > 5*time.Second {
 			took[r.Key] = d

@@ -257,6 +257,7 @@ func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 			fmt.Fprintf(&b, " %s |", pct(acc))
 		}
 		acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, 500)
+		e.nets[key].ReleaseGraphs()
 		if err != nil {
 			return "", err
 		}
