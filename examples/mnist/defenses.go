@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,7 +132,10 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 		fmt.Fprintf(&b, "| %s | %.2f%% | %.2f%% |\n", m.label, 100*accF, 100*accQ)
 	}
 	fmt.Print(b.String())
-	return writeAtomic(filepath.Join(out, "defenses.md"), b.String())
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	return pipeline.WriteFileAtomic(filepath.Join(out, "defenses.md"), []byte(b.String()))
 }
 
 func median(v []float64) float64 {
@@ -155,24 +157,4 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(max(len(v), 1))
-}
-
-// writeAtomic writes s to path through a temporary file in the same folder.
-func writeAtomic(path, s string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := io.WriteString(f, s); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -253,7 +253,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	res.Seconds = time.Since(t0).Seconds()
 	if b, err := json.Marshal(res); err == nil {
 		if err := os.MkdirAll(filepath.Dir(cachePath), 0o755); err == nil {
-			_ = writeFileAtomic(cachePath, b)
+			_ = WriteFileAtomic(cachePath, b)
 		}
 	}
 	return res, nil
@@ -274,9 +274,9 @@ func fileName(label string) string {
 	return string(out)
 }
 
-// writeFileAtomic writes b to a temporary file next to path and renames it
+// WriteFileAtomic writes b to a temporary file next to path and renames it
 // into place, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, b []byte) error {
+func WriteFileAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ func savePlot(p *plot.Plot, path string, w, h vg.Length) error {
 	if _, err := wt.WriteTo(&buf); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return WriteFileAtomic(path, buf.Bytes())
 }
 
 // plotBits draws Figure 1: clean accuracy (%) against the bit width.

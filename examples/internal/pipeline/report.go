@@ -61,7 +61,7 @@ func writeCSV(path string, recs [][]string) error {
 	if err := w.WriteAll(recs); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, []byte(b.String()))
+	return WriteFileAtomic(path, []byte(b.String()))
 }
 
 func (e *Experiment) writeReport(ctx context.Context) error {
@@ -154,7 +154,7 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		"For conv layers ‖ΔW‖₂ is the norm of the convolution operator with the layer's padding, stride and input size "+
 		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", e.LipFigure, p.Bits, e.LipFigure, e.LipFigure, fig3, e.LipFigure)
 	f("## Verdict on the paper's claims\n\n%s\n", verdict)
-	return writeFileAtomic(filepath.Join(e.Out, "README.md"), []byte(b.String()))
+	return WriteFileAtomic(filepath.Join(e.Out, "README.md"), []byte(b.String()))
 }
 
 func nnBackend() string { return nn.GEMMBackend() }
