@@ -88,13 +88,11 @@ func (k *leakyReLUKernel) forward(out []float32, in [][]float32) error {
 	parallelRange(len(x), func(lo, hi int) {
 		o := out[lo:hi]
 		for i, v := range x[lo:hi] {
-			// A multiplier chosen by a conditional move, not a branch:
-			// the sign of activations is a coin flip the CPU cannot predict.
-			m := float32(1)
-			if !(v > 0) {
-				m = k.slope
+			if v > 0 {
+				o[i] = v
+			} else {
+				o[i] = k.slope * v
 			}
-			o[i] = v * m
 		}
 	})
 	return nil
@@ -104,11 +102,11 @@ func (k *leakyReLUKernel) backward(_ int, dIn []float32, in [][]float32, _, dOut
 	parallelRange(len(x), func(lo, hi int) {
 		d, g := dIn[lo:hi], dOut[lo:hi]
 		for i, v := range x[lo:hi] {
-			m := float32(1)
-			if !(v > 0) {
-				m = k.slope
+			if v > 0 {
+				d[i] = g[i]
+			} else {
+				d[i] = k.slope * g[i]
 			}
-			d[i] = g[i] * m
 		}
 	})
 	return nil
