@@ -225,6 +225,11 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		return nil, err
 	}
 	gr.logits = h
+	// The graph runs only what its outputs depend on: differentiating an op
+	// makes the gradients of all its inputs, so an input-gradient graph also
+	// holds weight gradients, and a training graph the input gradient,
+	// which neither needs.
+	outputs := G.Nodes{gr.logits}
 	if mode != modeLogits {
 		gr.loss = &lossKernel{n: batch, k: s.Classes}
 		cost, err := apply(gr.loss, h)
@@ -248,19 +253,12 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		}
 		if mode == modeInputGrad {
 			gr.inGrad = grads[0]
-			// Differentiating each op also made the gradients of its
-			// weights, which the input gradient does not need: run only
-			// what the logits, the loss and the input gradient depend on.
-			gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(gr.logits, cost, gr.inGrad))
-			return gr, nil
+		} else {
+			gr.paramGrads = grads
 		}
-		// Likewise the gradient with respect to the input x, which
-		// training does not need.
-		gr.paramGrads = grads
-		gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(append(G.Nodes{gr.logits, cost}, grads...)...))
-		return gr, nil
+		outputs = append(append(outputs, cost), grads...)
 	}
-	gr.vm = G.NewTapeMachine(g)
+	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...))
 	return gr, nil
 }
 

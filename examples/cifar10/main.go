@@ -139,7 +139,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 		{Key: key("orig"), Label: "Orig.", New: resnet, Epochs: b.epochs,
 			Recipe: fmt.Sprintf("standard training on %s, %d epochs, batch 128, SGD (Nesterov momentum 0.9, weight decay 5e-4) "+
 				"with a one-cycle learning rate (max 0.1), random crop (pad 4) and flip", trainDesc, b.epochs),
-			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128,
 					Optimizer: sgd(), LR: nn.OneCycleLR(0.1), Seed: seed,
 					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
@@ -148,7 +148,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 		{Key: key("adv-fgsmrs"), Label: "Adv.", New: resnet, Epochs: b.epochs,
 			Recipe: fmt.Sprintf("adversarial training with FGSM and random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, "+
 				"for the time budget; otherwise as Orig. (%s, %d epochs)", trainDesc, b.epochs),
-			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
 						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
@@ -159,10 +159,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 		{Key: key("fl"), Label: "F.L.", New: resnet, Epochs: 1, From: key("orig"),
 			Recipe: fmt.Sprintf("feedback learning (our reconstruction) from Orig.: %d round(s), %d measured training examples, "+
 				"as many generated per round, fine-tuned 1 epoch with SGD at 0.01", b.flRounds, b.flSample),
-			Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
-				for _, p := range net.Params() {
-					copy(p.Data, from.Param(p.Name).Data)
-				}
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
 				_, err := defense.FeedbackLearning{Rounds: b.flRounds, Sample: b.flSample, Generate: b.flSample, Seed: seed,
 					Distance: defense.DistanceConfig{Seed: seed},
 					Config:   nn.TrainConfig{Optimizer: &nn.SGD{Momentum: 0.9}, LR: nn.ConstantLR(0.01), BatchSize: 128, Seed: seed},
@@ -175,7 +172,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 			}},
 		{Key: key("sub"), Label: "Substitute", New: substitute, Epochs: b.subEpochs,
 			Recipe: fmt.Sprintf("a small plain CNN (conv3×3×32–pool–conv3×3×64–pool–FC256–FC10), %s, %d epoch(s), Adam one-cycle (max 2e-3), augmentation", trainDesc, b.subEpochs),
-			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.subEpochs, StartEpoch: start, BatchSize: 128,
 					Optimizer: &nn.Adam{}, LR: nn.OneCycleLR(2e-3), Seed: seed,
 					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,12 +16,13 @@ import (
 	"github.com/robustq/robustq/examples/internal/pipeline"
 	"github.com/robustq/robustq/nn"
 	"github.com/robustq/robustq/quant"
+	"gonum.org/v1/gonum/stat"
 )
 
-// defenseCheck holds the sizes of the -check-defenses measurements.
-type defenseCheck struct {
-	nPGD, nDist int // test images attacked with PGD-40, and measured for boundary distance
-	qatEpochs   int
+// model is a network with its name in the tables.
+type model struct {
+	label string
+	net   *nn.Network
 }
 
 // checkDefenses measures whether each trainer reached its purpose, on the
@@ -29,20 +31,18 @@ type defenseCheck struct {
 // accuracy of 3-bit quantization-aware training against 3-bit post-training
 // quantization of Orig. It writes defenses.md to out and prints it.
 func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bool, train, test *data.Dataset) error {
-	c := defenseCheck{nPGD: 1000, nDist: 1000, qatEpochs: 1}
+	// Test images attacked with PGD-40, and measured for boundary distance.
+	nPGD, nDist := 1000, 1000
 	if smoke {
-		c = defenseCheck{nPGD: 20, nDist: 20, qatEpochs: 1}
+		nPGD, nDist = 20, 20
 	}
 	qatKey := exp0Key("qat3", seed, smoke)
 	rs := append(regimes(seed, smoke), pipeline.Regime{
-		Key: qatKey, Label: "QAT 3-bit", New: nn.MNISTCNN, Epochs: c.qatEpochs, From: exp0Key("orig", seed, smoke),
+		Key: qatKey, Label: "QAT 3-bit", New: nn.MNISTCNN, Epochs: 1, From: exp0Key("orig", seed, smoke),
 		Recipe: "quantization-aware training (STE, 3-bit linear per-tensor weights) from Orig., 1 epoch, Adam at 5e-4",
-		Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-			if start == 0 {
-				copyWeights(net, from)
-			}
+		Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := defense.Standard{QAT: &defense.QAT{Quantizer: quant.Linear{Bits: 3}},
-				Config: nn.TrainConfig{Epochs: c.qatEpochs, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
+				Config: nn.TrainConfig{Epochs: 1, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
 					LR: nn.ConstantLR(5e-4), Seed: seed, Hooks: append([]nn.Hook{nn.Progress(os.Stdout, 100)}, hooks...)}}.Train(ctx, net, ds)
 			return err
 		}})
@@ -60,14 +60,11 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 	t0 := time.Now()
 	pgd := attack.PGD{Eps: 0.3, Step: 0.01, Steps: 40, RandomStart: true, Seed: seed}
 	fmt.Fprintf(&b, "## Adversarial training under PGD-40\n\n")
-	fmt.Fprintf(&b, "L∞ PGD, ε 0.3, step 0.01, 40 steps, one random start, cross-entropy, on the first %d test images.\n\n", c.nPGD)
+	fmt.Fprintf(&b, "L∞ PGD, ε 0.3, step 0.01, 40 steps, one random start, cross-entropy, on the first %d test images.\n\n", nPGD)
 	fmt.Fprintf(&b, "| model | clean | PGD-40 accuracy | robust (correct clean and attacked) |\n| --- | --- | --- | --- |\n")
-	for _, m := range []struct {
-		label string
-		net   *nn.Network
-	}{{"Orig.", orig}, {"Adv.", adv}} {
-		fmt.Printf("PGD-40 on %s, %d images\n", m.label, c.nPGD)
-		rep, err := attack.Evaluator{Attacks: []attack.Attack{pgd}, N: c.nPGD, Batch: 50, Workers: 2}.Run(ctx, m.net, test.X, test.Y)
+	for _, m := range []model{{"Orig.", orig}, {"Adv.", adv}} {
+		fmt.Printf("PGD-40 on %s, %d images\n", m.label, nPGD)
+		rep, err := attack.Evaluator{Attacks: []attack.Attack{pgd}, N: nPGD, Batch: 50, Workers: 2}.Run(ctx, m.net, test.X, test.Y)
 		if err != nil {
 			return err
 		}
@@ -78,33 +75,28 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 
 	// 2. F.L.: boundary distance on test images.
 	t0 = time.Now()
-	sub := test.Head(c.nDist)
+	sub := test.Head(nDist)
 	cfg := defense.DistanceConfig{Seed: seed}
 	fmt.Fprintf(&b, "## Feedback learning: distance to the decision boundary\n\n")
 	fmt.Fprintf(&b, "L2 distance from each of the first %d test images to the nearest change of prediction, searched along "+
 		"the CW-margin gradient and 3 random directions (defense.BoundaryDistances defaults); median over the images "+
-		"the model classifies correctly.\n\n", c.nDist)
+		"the model classifies correctly.\n\n", nDist)
 	fmt.Fprintf(&b, "| model | correct | median distance | mean distance |\n| --- | --- | --- | --- |\n")
-	for _, m := range []struct {
-		label string
-		net   *nn.Network
-	}{{"Orig.", orig}, {"F.L.", fl}} {
-		fmt.Printf("boundary distances of %s, %d images\n", m.label, c.nDist)
+	for _, m := range []model{{"Orig.", orig}, {"F.L.", fl}} {
+		fmt.Printf("boundary distances of %s, %d images\n", m.label, nDist)
 		d, err := defense.BoundaryDistances(ctx, m.net, sub.X, sub.Y, cfg)
 		if err != nil {
 			return err
 		}
-		pred, err := nn.Predict(m.net, sub.X, 100)
-		if err != nil {
-			return err
-		}
+		// BoundaryDistances gives 0 to the images the model misclassifies
+		// and a positive distance to the others.
 		var ok []float64
-		for i, v := range d {
-			if pred[i] == sub.Y[i] {
+		for _, v := range d {
+			if v > 0 {
 				ok = append(ok, v)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", m.label, len(ok), median(ok), mean(ok))
+		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", m.label, len(ok), median(ok), stat.Mean(ok, nil))
 	}
 	fmt.Fprintf(&b, "\nTook %s.\n\n", time.Since(t0).Round(time.Second))
 
@@ -113,10 +105,7 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 	fmt.Fprintf(&b, "Clean accuracy on all %d test images; every conv and dense weight quantized to 3-bit linear "+
 		"per-tensor levels (quant.Linear{Bits: 3}), biases float. QAT: %s.\n\n", test.Len(), rs[len(rs)-1].Recipe)
 	fmt.Fprintf(&b, "| model | float weights | 3-bit weights |\n| --- | --- | --- |\n")
-	for _, m := range []struct {
-		label string
-		net   *nn.Network
-	}{{"Orig. (post-training quantization)", orig}, {"QAT 3-bit", qat}} {
+	for _, m := range []model{{"Orig. (post-training quantization)", orig}, {"QAT 3-bit", qat}} {
 		q, err := quant.Apply(m.net, quant.Linear{Bits: 3}, nil)
 		if err != nil {
 			return err
@@ -138,9 +127,12 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 	return pipeline.WriteFileAtomic(filepath.Join(out, "defenses.md"), []byte(b.String()))
 }
 
+// median is the middle value of v, the mean of the middle two for an even
+// count (as defense.FeedbackLearning reports it), NaN for an empty v (as
+// stat.Mean).
 func median(v []float64) float64 {
 	if len(v) == 0 {
-		return 0
+		return math.NaN()
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -149,12 +141,4 @@ func median(v []float64) float64 {
 	} else {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
-}
-
-func mean(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(max(len(v), 1))
 }

@@ -117,11 +117,22 @@ func regimes(seed uint64, smoke bool) []pipeline.Regime {
 		fl = defense.FeedbackLearning{Rounds: 1, Sample: 50, Generate: 50}
 		prefix = "smoke-"
 	}
-	std := func(epochs int, lr float64) func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-		return func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+	std := func(epochs int, lr float64) pipeline.TrainFunc {
+		return func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := defense.Standard{Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: 128,
 				Optimizer: &nn.Adam{}, LR: nn.OneCycleLR(lr), Seed: seed,
 				Hooks: append([]nn.Hook{progress}, hooks...)}}.Train(ctx, net, ds)
+			return err
+		}
+	}
+	// pgd5 fine-tunes with PGD adversarial training, 5 steps of 0.1 at ε 0.3.
+	pgd5 := func(epochs int) pipeline.TrainFunc {
+		return func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			_, err := defense.Adversarial{
+				Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
+					LR: nn.OneCycleLR(1e-3), Seed: seed, Hooks: append([]nn.Hook{progress}, hooks...)},
+				Examples: defense.AdvExamples{Eps: 0.3, Step: 0.1, Steps: 5, Seed: seed},
+			}.Train(ctx, net, ds)
 			return err
 		}
 	}
@@ -131,7 +142,7 @@ func regimes(seed uint64, smoke bool) []pipeline.Regime {
 		{Key: fmt.Sprintf("%sadv-fgsmrs-s%d", prefix, seed), Label: "Adv. (FGSM-RS stage)", New: nn.MNISTCNN, Epochs: epochs(3),
 			Recipe: "adversarial training with FGSM and random start (Wong et al. 2020; ε 0.3, step 0.375), not Madry's 40-step PGD, " +
 				"for the time budget; 3 epochs, batch 128, Adam with a one-cycle learning rate (max 2e-3), every example replaced",
-			Train: func(ctx context.Context, net, _ *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: epochs(3), StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
 						LR: nn.OneCycleLR(2e-3), Seed: seed, Hooks: append([]nn.Hook{progress}, hooks...)},
@@ -144,21 +155,12 @@ func regimes(seed uint64, smoke bool) []pipeline.Regime {
 			Recipe: "Madry-style PGD adversarial training with 5 steps of 0.1 (ε 0.3, random start) instead of 40 of 0.01, " +
 				"for the time budget: 1 epoch, batch 128, Adam with a one-cycle learning rate (max 1e-3), starting from the " +
 				"FGSM-RS model above, which had overfit to FGSM (0% under PGD-40); it reached 76% under PGD-40 (first 300 test images)",
-			Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-				copyWeights(net, from)
-				_, err := defense.Adversarial{
-					Config: nn.TrainConfig{Epochs: 1, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
-						LR: nn.OneCycleLR(1e-3), Seed: seed, Hooks: append([]nn.Hook{progress}, hooks...)},
-					Examples: defense.AdvExamples{Eps: 0.3, Step: 0.1, Steps: 5, Seed: seed},
-				}.Train(ctx, net, ds)
-				return err
-			}},
+			Train: pgd5(1)},
 		{Key: fmt.Sprintf("%sfl-s%d", prefix, seed), Label: "F.L.", New: nn.MNISTCNN, Epochs: 1, From: fmt.Sprintf("%sorig-s%d", prefix, seed),
 			Recipe: "feedback learning (our reconstruction, see defense.FeedbackLearning) from Orig.: 2 rounds, 1,000 measured " +
 				"training examples, 1,000 generated per round at α∈[0.5,1) of the boundary distance, fine-tuned 1 epoch on " +
 				"generated + clean (half each) for 2 epochs per round with Adam at 5e-4",
-			Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
-				copyWeights(net, from)
+			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
 				f := fl
 				f.Seed, f.Distance = seed, defense.DistanceConfig{Seed: seed}
 				f.Config = nn.TrainConfig{Epochs: 2, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(5e-4), BatchSize: 128, Seed: seed}
@@ -176,22 +178,6 @@ func regimes(seed uint64, smoke bool) []pipeline.Regime {
 			Recipe: "the PGD-5 stage continued for 3 more epochs with the same attack (ε 0.3, 5 steps of 0.1, random start, " +
 				"every example replaced), batch 128, Adam with a new one-cycle learning rate (max 1e-3): in all 3 epochs of " +
 				"FGSM-RS and 4 of PGD-5, where Madry et al. train with 40-step PGD for about 83 epochs",
-			Train: func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-				if start == 0 {
-					copyWeights(net, from)
-				}
-				_, err := defense.Adversarial{
-					Config: nn.TrainConfig{Epochs: epochs(3), StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
-						LR: nn.OneCycleLR(1e-3), Seed: seed, Hooks: append([]nn.Hook{progress}, hooks...)},
-					Examples: defense.AdvExamples{Eps: 0.3, Step: 0.1, Steps: 5, Seed: seed},
-				}.Train(ctx, net, ds)
-				return err
-			}},
-	}
-}
-
-func copyWeights(dst, src *nn.Network) {
-	for _, p := range dst.Params() {
-		copy(p.Data, src.Param(p.Name).Data)
+			Train: pgd5(epochs(3))},
 	}
 }

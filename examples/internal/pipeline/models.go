@@ -25,9 +25,11 @@ type Regime struct {
 	New func(rng *rand.Rand) (*nn.Network, error)
 	// Epochs is the number of checkpointed epochs (1 for a run that cannot resume).
 	Epochs int
-	// Train trains net; from (if not nil) is the model it starts from.
-	Train func(ctx context.Context, net, from *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error
-	// From names the regime whose trained model this one starts from ("" for none).
+	// Train trains net from its current weights: New's initial ones, or the
+	// From regime's trained ones.
+	Train TrainFunc
+	// From names the regime whose trained model this one starts from ("" for
+	// none): TrainAll copies its weights into the new network first.
 	From string
 }
 
@@ -42,17 +44,18 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 		if err != nil {
 			return nil, nil, err
 		}
-		var from *nn.Network
 		if r.From != "" {
-			if from = nets[r.From]; from == nil {
+			from := nets[r.From]
+			if from == nil {
 				return nil, nil, fmt.Errorf("regime %s starts from %s, which is not trained before it", r.Key, r.From)
+			}
+			// A checkpoint or finished model in the cache overwrites these.
+			if err := copyWeights(net, from); err != nil {
+				return nil, nil, fmt.Errorf("regime %s starts from %s: %w", r.Key, r.From, err)
 			}
 		}
 		t0 := time.Now()
-		job := Job{Key: r.Key, Epochs: r.Epochs, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-			return r.Train(ctx, net, from, ds, start, hooks)
-		}}
-		trained, err := Cached(ctx, cache, net, ds, job, log)
+		trained, err := Cached(ctx, cache, net, ds, Job{Key: r.Key, Epochs: r.Epochs, Train: r.Train}, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -63,6 +66,19 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 		}
 	}
 	return nets, took, nil
+}
+
+// copyWeights copies every parameter of src into dst, which must have the
+// same parameter names and sizes.
+func copyWeights(dst, src *nn.Network) error {
+	for _, p := range dst.Params() {
+		q := src.Param(p.Name)
+		if q == nil || len(q.Data) != len(p.Data) {
+			return fmt.Errorf("%w: parameter %s has no match of %d values", nn.ErrShape, p.Name, len(p.Data))
+		}
+		copy(p.Data, q.Data)
+	}
+	return nil
 }
 
 // Row is one model row of the paper's tables: a trained model, possibly
