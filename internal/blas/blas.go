@@ -50,6 +50,9 @@ type library struct {
 	// openblas_get_num_threads, or nil when the library does not export them.
 	setThreads func(n int32)
 	getThreads func() int32
+	// core is openblas_get_corename's answer ("" when not exported), and
+	// coreNote says why, when robustq chose it rather than OpenBLAS.
+	core, coreNote string
 }
 
 // backend is the chosen implementation: lib is nil for gonum.
@@ -62,7 +65,14 @@ func (be backend) String() string {
 	if be.lib == nil {
 		return "gonum"
 	}
-	return "openblas: " + be.lib.path
+	s := "openblas: " + be.lib.path
+	switch {
+	case be.lib.core != "" && be.lib.coreNote != "":
+		s += " (" + be.lib.core + " kernels, " + be.lib.coreNote + ")"
+	case be.lib.core != "":
+		s += " (" + be.lib.core + " kernels)"
+	}
+	return s
 }
 
 // candidates lists the libraries to try, in order, for the value env of
@@ -137,7 +147,8 @@ func current() backend {
 }
 
 // Backend says which implementation Sgemm uses in this process:
-// "openblas: <path>" with the path that was loaded, or "gonum". The first
+// "openblas: <path> (<core> kernels)" with the path that was loaded and
+// OpenBLAS's kernel set, or "gonum". The first
 // call to Backend or Sgemm makes the choice; later changes to the
 // environment have no effect.
 func Backend() string {

@@ -3,6 +3,7 @@ package blas
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/cpu"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -557,4 +558,45 @@ func TestThreadsFromEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNeedsCoreOverride(t *testing.T) {
+	for _, tc := range []struct {
+		core, env string
+		avx2FMA   bool
+		want      bool
+	}{
+		{"Prescott", "", true, true},         // OpenBLAS 0.3.21 on Sapphire Rapids
+		{"Sandybridge", "", true, true},      // AVX but no AVX2 kernels
+		{"Prescott", "", false, false},       // the CPU itself lacks AVX2: Prescott is right
+		{"Prescott", "Nehalem", true, false}, // the user's choice is obeyed
+		{"Haswell", "", true, false},
+		{"SkylakeX", "", true, false},
+		{"Zen", "", true, false},
+		{"", "", true, false}, // no openblas_get_corename: nothing to go on
+	} {
+		if got := needsCoreOverride(tc.core, tc.env, tc.avx2FMA); got != tc.want {
+			t.Errorf("needsCoreOverride(%q, %q, %v) = %v, want %v", tc.core, tc.env, tc.avx2FMA, got, tc.want)
+		}
+	}
+}
+
+// TestLoadedCoreUsesAVX2 checks the reload on this machine: with
+// OPENBLAS_CORETYPE unset on a CPU with AVX2 and FMA, the loaded OpenBLAS
+// runs AVX2 (or newer) kernels, whatever its own detection said.
+func TestLoadedCoreUsesAVX2(t *testing.T) {
+	be := openblas(t)
+	if os.Getenv(coreEnv) != "" || runtime.GOARCH != "amd64" || !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		t.Skipf("needs amd64 with AVX2 and FMA and %s unset", coreEnv)
+	}
+	if be.lib.core == "" {
+		t.Skip("library does not export openblas_get_corename")
+	}
+	if preAVX2Cores[be.lib.core] {
+		t.Errorf("loaded OpenBLAS runs %s kernels on an AVX2 CPU", be.lib.core)
+	}
+	if os.Getenv(coreEnv) != "" {
+		t.Errorf("%s left set after loading", coreEnv)
+	}
+	t.Logf("backend: %s", be)
 }

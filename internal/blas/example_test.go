@@ -27,6 +27,7 @@ func ExampleSgemm() {
 }
 
 func ExampleBackend() {
-	// "openblas: libopenblas.so.0" where OpenBLAS is installed, else "gonum".
+	// "openblas: libopenblas.so.0 (Haswell kernels)" where OpenBLAS is
+	// installed, else "gonum".
 	fmt.Println(blas.Backend())
 }
