@@ -3,6 +3,7 @@ package defense
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
@@ -96,6 +97,37 @@ func TestAdvExamplesReplace(t *testing.T) {
 	}
 }
 
+// During the warm-up, step t's examples lie within (t+1)/Warmup·ε of the
+// clean ones; from step Warmup on, within ε, and some move further than
+// the last warm-up radius (the full ball is used).
+func TestAdvExamplesWarmup(t *testing.T) {
+	ctx := context.Background()
+	ds := robustToy(10, 8, 1)
+	net := mlp(t, 1, 9, 8, 2, 1)
+	a := AdvExamples{Eps: 0.2, Step: 0.1, Steps: 3, Warmup: 4}
+	maxMove := func(step uint64) float64 {
+		x, err := a.Replace(ctx, net, ds.X, ds.Y, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := 0.0
+		for i, v := range x {
+			m = max(m, math.Abs(float64(v)-float64(ds.X[i])))
+		}
+		return m
+	}
+	for step := uint64(0); step < 4; step++ {
+		limit := float64(float32(step+1) / 4 * a.Eps) // the radius as Replace computes it; attack.PGD keeps it exactly
+		if got := maxMove(step); got > limit {
+			t.Errorf("warm-up step %d: moved %v, more than %v", step, got, limit)
+		}
+	}
+	// The random start alone fills the ball: some value moves beyond ¾ε.
+	if got := maxMove(4); got > float64(a.Eps) || got <= 0.75*float64(a.Eps) {
+		t.Errorf("after the warm-up: largest move %v, want in (%v, %v]", got, 0.75*a.Eps, a.Eps)
+	}
+}
+
 func TestAdvExamplesAttackDefaults(t *testing.T) {
 	// Madry et al.'s MNIST setting: ε 0.3, step 0.01, 40 steps, random start.
 	p, err := AdvExamples{}.Attack(5)
@@ -130,6 +162,7 @@ func TestAdvExamplesErrors(t *testing.T) {
 		{"negative eps", AdvExamples{Eps: -0.1}, net, ds.X, ErrParam},
 		{"negative step", AdvExamples{Step: -1}, net, ds.X, ErrParam},
 		{"negative steps", AdvExamples{Steps: -1}, net, ds.X, ErrParam},
+		{"negative warmup", AdvExamples{Warmup: -1}, net, ds.X, ErrParam},
 		{"ratio above 1", AdvExamples{Ratio: 1.5}, net, ds.X, ErrParam},
 		{"negative ratio", AdvExamples{Ratio: -0.5}, net, ds.X, ErrParam},
 		{"nil model", AdvExamples{}, nil, ds.X, ErrNil},

@@ -30,15 +30,15 @@ type model struct {
 // distance to the decision boundary of F.L. against Orig.; and clean
 // accuracy of 3-bit quantization-aware training against 3-bit post-training
 // quantization of Orig. It writes defenses.md to out and prints it.
-func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bool, train, test *data.Dataset) error {
+func checkDefenses(ctx context.Context, ms models, command, cache, out string, seed uint64, smoke bool, train, test *data.Dataset) error {
 	// Test images attacked with PGD-40, and measured for boundary distance.
 	nPGD, nDist := 1000, 1000
 	if smoke {
 		nPGD, nDist = 20, 20
 	}
-	qatKey := exp0Key("qat3", seed, smoke)
-	rs := append(regimes(seed, smoke), pipeline.Regime{
-		Key: qatKey, Label: "QAT 3-bit", New: nn.MNISTCNN, Epochs: 1, From: exp0Key("orig", seed, smoke),
+	qatKey := "qat3-from-" + ms.orig
+	rs := append(ms.regimes, pipeline.Regime{
+		Key: qatKey, Label: "QAT 3-bit", New: nn.MNISTCNN, Epochs: 1, From: ms.orig,
 		Recipe: "quantization-aware training (STE, 3-bit linear per-tensor weights) from Orig., 1 epoch, Adam at 5e-4",
 		Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := defense.Standard{QAT: &defense.QAT{Quantizer: quant.Linear{Bits: 3}},
@@ -50,11 +50,18 @@ func checkDefenses(ctx context.Context, cache, out string, seed uint64, smoke bo
 	if err != nil {
 		return err
 	}
-	orig, adv, fl, qat := nets[exp0Key("orig", seed, smoke)], nets[exp0Key("adv-pgd5x3", seed, smoke)], nets[exp0Key("fl", seed, smoke)], nets[qatKey]
+	orig, adv, fl, qat := nets[ms.orig], nets[ms.adv], nets[ms.fl], nets[qatKey]
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# MNIST: does each defense do its job?\n\n")
-	fmt.Fprintf(&b, "Command: `go run ./examples/mnist -check-defenses` (seed %d), GEMM %s, %s.\n\n", seed, nn.GEMMBackend(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Command: `%s` (seed %d), GEMM %s, %s.\n\n", command, seed, nn.GEMMBackend(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Models (this profile's, from the cache when trained before):\n\n")
+	for _, r := range rs {
+		if r.Key == ms.orig || r.Key == ms.adv || r.Key == ms.fl {
+			fmt.Fprintf(&b, "- %s: %s.\n", r.Label, r.Recipe)
+		}
+	}
+	b.WriteString("\n")
 
 	// 1. Adv. under PGD-40.
 	t0 := time.Now()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -191,9 +192,12 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 // an earlier run of the same profile, seed and models.
 func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, shared []attack.Attack, fromBase map[string]attack.Attack) (RowResult, error) {
 	p := e.Profile
-	// The key names everything the result depends on: profile, seed, the
-	// row's trained model and the substitute (transfers).
-	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-s%d-%s-%s-%s.json", p.Name, e.Seed, r.Base, e.Substitute, fileName(r.Label)))
+	// The key names everything the result depends on: the profile (its
+	// name and a hash of its settings), seed, the row's trained model and
+	// the substitute (transfers).
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%+v", p)
+	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-%08x-s%d-%s-%s-%s.json", p.Name, h.Sum32(), e.Seed, r.Base, e.Substitute, fileName(r.Label)))
 	if b, err := os.ReadFile(cachePath); err == nil {
 		var res RowResult
 		if json.Unmarshal(b, &res) == nil && res.Label == r.Label {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"time"
@@ -39,8 +40,8 @@ type Regime struct {
 func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, regimes []Regime, log io.Writer) (map[string]*nn.Network, map[string]time.Duration, error) {
 	nets := map[string]*nn.Network{}
 	took := map[string]time.Duration{}
-	for i, r := range regimes {
-		net, err := r.New(rand.New(rand.NewPCG(seed, uint64(i))))
+	for _, r := range regimes {
+		net, err := r.New(InitRNG(seed, r.Key))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -66,6 +67,15 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 		}
 	}
 	return nets, took, nil
+}
+
+// InitRNG is the generator of a regime's initial weights: the stream
+// (seed, FNV-1a hash of its key), so that a model depends on its key and
+// seed only, not on the other regimes of the list.
+func InitRNG(seed uint64, key string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
 
 // copyWeights copies every parameter of src into dst, which must have the

@@ -29,7 +29,7 @@ func TestTrainAllStartsFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// TrainAll seeds each regime's initial weights by its index, so they
+	// TrainAll seeds each regime's initial weights by its key, so they
 	// differ unless b was started from a.
 	if a, b := nets["a"].Param("fc.weight").Data, nets["b"].Param("fc.weight").Data; !slices.Equal(a, b) {
 		t.Error("b does not start from a's weights")
