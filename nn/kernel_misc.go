@@ -85,31 +85,38 @@ func (k *leakyReLUKernel) outShape() tensor.Shape { return k.shape }
 func (k *leakyReLUKernel) differentiable() []bool { return []bool{true} }
 func (k *leakyReLUKernel) forward(out []float32, in [][]float32) error {
 	x := in[0]
+	slope := math.Float32bits(k.slope)
 	parallelRange(len(x), func(lo, hi int) {
 		o := out[lo:hi]
 		for i, v := range x[lo:hi] {
-			if v > 0 {
-				o[i] = v
-			} else {
-				o[i] = k.slope * v
-			}
+			o[i] = v * reluFactor(v, slope)
 		}
 	})
 	return nil
 }
 func (k *leakyReLUKernel) backward(_ int, dIn []float32, in [][]float32, _, dOut []float32) error {
 	x := in[0]
+	slope := math.Float32bits(k.slope)
 	parallelRange(len(x), func(lo, hi int) {
 		d, g := dIn[lo:hi], dOut[lo:hi]
 		for i, v := range x[lo:hi] {
-			if v > 0 {
-				d[i] = g[i]
-			} else {
-				d[i] = k.slope * g[i]
-			}
+			d[i] = g[i] * reluFactor(v, slope)
 		}
 	})
 	return nil
+}
+
+// reluFactor is the derivative at v: 1 where v > 0, the slope (given by
+// its bits) elsewhere, NaN included. v·reluFactor(v) is exactly v or slope·v,
+// the definition, and the choice between two integers compiles to a
+// conditional move: activations' signs are random, so a branch would be
+// mispredicted half the time.
+func reluFactor(v float32, slope uint32) float32 {
+	f := slope
+	if v > 0 {
+		f = 0x3f800000 // 1.0
+	}
+	return math.Float32frombits(f)
 }
 
 // addKernel is the elementwise sum of two tensors of one shape (residual connections).
@@ -183,6 +190,10 @@ func (k *poolKernel) forward(out []float32, in [][]float32) error {
 	if k.max && len(k.argmax) != len(out) {
 		k.argmax = make([]int32, len(out))
 	}
+	if k.max && k.kh == 2 && k.kw == 2 && k.stride == 2 {
+		k.maxPool2(out, x)
+		return nil
+	}
 	inv := 1 / float32(k.kh*k.kw)
 	parallelFor(k.n*k.c, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -218,6 +229,39 @@ func (k *poolKernel) forward(out []float32, in [][]float32) error {
 		}
 	})
 	return nil
+}
+
+// maxPool2 is the forward pass of 2×2 max pooling with stride 2, the
+// pooling of the MNIST CNNs, unrolled: the same result and the same argmax
+// as the general loop (the first maximum in row-major order wins, NaN never
+// replaces a number, a NaN first in its window stays).
+func (k *poolKernel) maxPool2(out, x []float32) {
+	parallelFor(k.n*k.c, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			base := p * k.h * k.w
+			for oy := range k.oh {
+				r0 := base + 2*oy*k.w
+				r1 := r0 + k.w
+				o := out[(p*k.oh+oy)*k.ow:][:k.ow]
+				am := k.argmax[(p*k.oh+oy)*k.ow:][:k.ow]
+				for ox := range o {
+					i := r0 + 2*ox
+					best, bi := x[i], i
+					if v := x[i+1]; v > best {
+						best, bi = v, i+1
+					}
+					j := r1 + 2*ox
+					if v := x[j]; v > best {
+						best, bi = v, j
+					}
+					if v := x[j+1]; v > best {
+						best, bi = v, j+1
+					}
+					o[ox], am[ox] = best, int32(bi)
+				}
+			}
+		}
+	})
 }
 
 func (k *poolKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {

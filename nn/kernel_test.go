@@ -227,3 +227,45 @@ func TestElementwiseKernelsOnLongTensors(t *testing.T) {
 		}
 	}
 }
+
+// The unrolled 2×2 max pooling keeps the general loop's choices exactly:
+// the first maximum in row-major order wins ties (that is where the
+// gradient goes), a later NaN never wins, a NaN first in its window stays.
+func TestMaxPool2MatchesGeneralLoop(t *testing.T) {
+	const n, c, h, w = 2, 3, 9, 8 // odd height: the last row is dropped
+	r := rand.New(rand.NewPCG(8, 1))
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(r.IntN(3)) // many ties
+		if r.IntN(10) == 0 {
+			x[i] = float32(math.NaN())
+		}
+	}
+	k, err := newPoolKernel(tensor.Shape{n, c, h, w}, 2, 2, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, k.outShape().TotalSize())
+	if err := k.forward(out, [][]float32{x}); err != nil {
+		t.Fatal(err)
+	}
+	for p := range n * c {
+		for oy := range k.oh {
+			for ox := range k.ow {
+				best, bi := float32(0), -1
+				for i := range 2 {
+					for j := range 2 {
+						idx := (p*h+2*oy+i)*w + 2*ox + j
+						if v := x[idx]; bi < 0 || v > best {
+							best, bi = v, idx
+						}
+					}
+				}
+				o := (p*k.oh+oy)*k.ow + ox
+				if got := out[o]; !(got == best || (got != got && best != best)) || int(k.argmax[o]) != bi {
+					t.Fatalf("window (%d,%d,%d): got %v at %d, want %v at %d", p, oy, ox, got, k.argmax[o], best, bi)
+				}
+			}
+		}
+	}
+}
