@@ -34,10 +34,14 @@ func main() {
 	cache := flag.String("cache", "cache/cifar10", "folder for trained models and checkpoints")
 	out := flag.String("out", "results/cifar10", "folder for the report, tables and figures")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *path, *profile, *width, *cache, *out, *seed); err != nil {
+	err := pipeline.WithCPUProfile(*cpuProfile, func() error {
+		return run(ctx, *path, *profile, *width, *cache, *out, *seed)
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cifar10:", err)
 		os.Exit(1)
 	}
