@@ -36,9 +36,10 @@ type recipeBudget struct {
 // initial weights depend on its key and the seed (pipeline.InitRNG).
 //
 // The quick profile's models fit its 20-minute budget with the evaluation:
-// Orig. 2 epochs, the substitute 1 on half the training set, Adv. fine-tuned from Orig. for 1 epoch
-// of PGD-2 with an ε ramp. The paper profile's train longer: Orig. 3 epochs, the substitute
-// 2, Adv. 3 epochs of FGSM-RS and 4 of PGD-5.
+// Orig. 2 epochs, the substitute 1 on half the training set, Adv.
+// fine-tuned from Orig. for 1 epoch of PGD-2 with an ε ramp. The paper
+// profile's train longer: Orig. 3 epochs, the substitute 2, Adv. 3 epochs of
+// FGSM-RS and 4 of PGD-5.
 func mnistModels(seed uint64, profile string) models {
 	b := recipeBudget{origEpochs: 2, subEpochs: 1, subImages: 30000}
 	prefix := ""
@@ -84,27 +85,19 @@ func mnistModels(seed uint64, profile string) models {
 		fl = defense.FeedbackLearning{Rounds: 1, Sample: 50, Generate: 50}
 	}
 
-	origKey := key("orig")
-	if b.origEpochs != 3 {
-		origKey = key(fmt.Sprintf("orig-e%d", b.origEpochs))
-	}
-	subName, subData := "sub", "all 60,000 training images"
-	if b.subEpochs != 2 {
-		subName = fmt.Sprintf("sub-e%d", b.subEpochs)
-	}
+	// Keys name the recipe's budget, so the profiles' models never share one.
+	origName := fmt.Sprintf("orig-e%d", b.origEpochs)
+	origKey, flKey := key(origName), key("fl-from-"+origName)
+	subName, subData := fmt.Sprintf("sub-e%d", b.subEpochs), "all 60,000 training images"
 	if b.subImages > 0 {
 		subName += fmt.Sprintf("-n%d", b.subImages)
 		subData = fmt.Sprintf("the first %d training images", b.subImages)
 	}
 	subKey := key(subName)
-	flKey := key("fl")
-	if origKey != key("orig") {
-		flKey = key("fl-from-" + fmt.Sprintf("orig-e%d", b.origEpochs))
-	}
 	m := models{orig: origKey, fl: flKey, sub: subKey}
 	m.regimes = []pipeline.Regime{
 		{Key: origKey, Label: "Orig.", New: nn.MNISTCNN, Epochs: one(b.origEpochs), Train: std(one(b.origEpochs), 2e-3),
-			Recipe: fmt.Sprintf("standard training, %d epochs, batch 128, Adam with a one-cycle learning rate (max 2e-3)", one(b.origEpochs))},
+			Recipe: fmt.Sprintf("standard training, %s, batch 128, Adam with a one-cycle learning rate (max 2e-3)", plural(one(b.origEpochs), "epoch"))},
 		{Key: flKey, Label: "F.L.", New: nn.MNISTCNN, Epochs: 1, From: origKey,
 			Recipe: "feedback learning (our reconstruction, see defense.FeedbackLearning) from Orig.: 2 rounds, 1,000 measured " +
 				"training examples, 1,000 generated per round at α∈[0.5,1) of the boundary distance, fine-tuned 1 epoch on " +
@@ -131,7 +124,7 @@ func mnistModels(seed uint64, profile string) models {
 				"Adam one-cycle (max 2e-3), its own initial weights", subData, plural(one(b.subEpochs), "epoch"))},
 	}
 	if !b.paperAdv {
-		m.adv = key("adv-pgd2ramp-from-orig")
+		m.adv = key("adv-pgd2ramp-from-" + origName)
 		m.regimes = append(m.regimes, pipeline.Regime{Key: m.adv, Label: "Adv.", New: nn.MNISTCNN, Epochs: 1, From: origKey,
 			Recipe: "Orig. fine-tuned by PGD adversarial training with 2 steps of 0.2 (ε 0.3, random start, every example " +
 				"replaced; ε and the step ramped up linearly over the first third of the steps) instead of Madry's 40 steps " +
