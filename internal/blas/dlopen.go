@@ -19,8 +19,9 @@ import (
 //
 // OpenBLAS picks its kernels when it loads. A release older than the CPU may
 // not recognise it and fall back to SSE3 kernels ("Prescott"), several times
-// slower than the AVX2 ones the CPU can run (0.3.21 does so on Sapphire
-// Rapids). When that happens, OPENBLAS_CORETYPE is unset and the CPU has AVX2
+// slower than the AVX2 ones the CPU can run (Debian's 0.3.21 does so on an
+// AVX-512 Xeon with AVX512-FP16, that is Sapphire Rapids or newer). When
+// that happens, OPENBLAS_CORETYPE is unset and the CPU has AVX2
 // and FMA, openLibrary loads the library again with OPENBLAS_CORETYPE=Haswell
 // (its AVX2 kernels) and unsets the variable afterwards. A value the user sets
 // is always obeyed.
