@@ -42,7 +42,7 @@ func checkDefenses(ctx context.Context, ms models, command, cache, out string, s
 		Recipe: "quantization-aware training (STE, 3-bit linear per-tensor weights) from Orig., 1 epoch, Adam at 5e-4",
 		Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := defense.Standard{QAT: &defense.QAT{Quantizer: quant.Linear{Bits: 3}},
-				Config: nn.TrainConfig{Epochs: 1, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
+				Config: nn.TrainConfig{Epochs: 1, StartEpoch: start, BatchSize: batch, Optimizer: &nn.Adam{},
 					LR: nn.ConstantLR(5e-4), Seed: seed, Hooks: append([]nn.Hook{nn.Progress(os.Stdout, 100)}, hooks...)}}.Train(ctx, net, ds)
 			return err
 		}})

@@ -11,6 +11,9 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
+// batch is the mini-batch size of every MNIST recipe.
+const batch = 128
+
 // models are the regimes one profile trains, and the keys of the models
 // that get table rows.
 type models struct {
@@ -50,18 +53,11 @@ func mnistModels(seed uint64, profile string) models {
 		b = recipeBudget{origEpochs: 1, subEpochs: 1}
 		prefix = "smoke-"
 	}
-	smoke := profile == "smoke"
 	key := func(name string) string { return fmt.Sprintf("%s%s-s%d", prefix, name, seed) }
 	progress := nn.Progress(os.Stdout, 100)
-	one := func(n int) int {
-		if smoke {
-			return 1
-		}
-		return n
-	}
 	std := func(epochs int, lr float64) pipeline.TrainFunc {
 		return func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-			_, err := defense.Standard{Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: 128,
+			_, err := defense.Standard{Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: batch,
 				Optimizer: &nn.Adam{}, LR: nn.OneCycleLR(lr), Seed: seed,
 				Hooks: append([]nn.Hook{progress}, hooks...)}}.Train(ctx, net, ds)
 			return err
@@ -73,7 +69,7 @@ func mnistModels(seed uint64, profile string) models {
 		return func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			ex.Seed = seed
 			_, err := defense.Adversarial{
-				Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: 128, Optimizer: &nn.Adam{},
+				Config: nn.TrainConfig{Epochs: epochs, StartEpoch: start, BatchSize: batch, Optimizer: &nn.Adam{},
 					LR: nn.OneCycleLR(lr), Seed: seed, Hooks: append([]nn.Hook{progress}, hooks...)},
 				Examples: ex,
 			}.Train(ctx, net, ds)
@@ -81,7 +77,7 @@ func mnistModels(seed uint64, profile string) models {
 		}
 	}
 	fl := defense.FeedbackLearning{Rounds: 2, Sample: 1000, Generate: 1000}
-	if smoke {
+	if profile == "smoke" {
 		fl = defense.FeedbackLearning{Rounds: 1, Sample: 50, Generate: 50}
 	}
 
@@ -96,8 +92,8 @@ func mnistModels(seed uint64, profile string) models {
 	subKey := key(subName)
 	m := models{orig: origKey, fl: flKey, sub: subKey}
 	m.regimes = []pipeline.Regime{
-		{Key: origKey, Label: "Orig.", New: nn.MNISTCNN, Epochs: one(b.origEpochs), Train: std(one(b.origEpochs), 2e-3),
-			Recipe: fmt.Sprintf("standard training, %s, batch 128, Adam with a one-cycle learning rate (max 2e-3)", plural(one(b.origEpochs), "epoch"))},
+		{Key: origKey, Label: "Orig.", New: nn.MNISTCNN, Epochs: b.origEpochs, Train: std(b.origEpochs, 2e-3),
+			Recipe: fmt.Sprintf("standard training, %s, batch 128, Adam with a one-cycle learning rate (max 2e-3)", plural(b.origEpochs, "epoch"))},
 		{Key: flKey, Label: "F.L.", New: nn.MNISTCNN, Epochs: 1, From: origKey,
 			Recipe: "feedback learning (our reconstruction, see defense.FeedbackLearning) from Orig.: 2 rounds, 1,000 measured " +
 				"training examples, 1,000 generated per round at α∈[0.5,1) of the boundary distance, fine-tuned 1 epoch on " +
@@ -105,7 +101,7 @@ func mnistModels(seed uint64, profile string) models {
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
 				f := fl
 				f.Seed, f.Distance = seed, defense.DistanceConfig{Seed: seed}
-				f.Config = nn.TrainConfig{Epochs: 2, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(5e-4), BatchSize: 128, Seed: seed}
+				f.Config = nn.TrainConfig{Epochs: 2, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(5e-4), BatchSize: batch, Seed: seed}
 				f.OnRound = func(r defense.Round) error {
 					fmt.Printf("F.L. round %d (final %v): median boundary distance %.4f over %d correct\n", r.Round, r.Final, r.Median, r.Correct)
 					return nil
@@ -113,15 +109,15 @@ func mnistModels(seed uint64, profile string) models {
 				_, err := f.Train(ctx, net, ds)
 				return err
 			}},
-		{Key: subKey, Label: "Substitute", New: nn.SubstituteCNN, Epochs: one(b.subEpochs),
+		{Key: subKey, Label: "Substitute", New: nn.SubstituteCNN, Epochs: b.subEpochs,
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				if b.subImages > 0 {
 					ds = ds.Head(b.subImages)
 				}
-				return std(one(b.subEpochs), 2e-3)(ctx, net, ds, start, hooks)
+				return std(b.subEpochs, 2e-3)(ctx, net, ds, start, hooks)
 			},
 			Recipe: fmt.Sprintf("the CleverHans basic CNN (another architecture), standard training on %s, %s, "+
-				"Adam one-cycle (max 2e-3), its own initial weights", subData, plural(one(b.subEpochs), "epoch"))},
+				"Adam one-cycle (max 2e-3), its own initial weights", subData, plural(b.subEpochs, "epoch"))},
 	}
 	if !b.paperAdv {
 		m.adv = key("adv-pgd2ramp-from-" + origName)
@@ -132,7 +128,7 @@ func mnistModels(seed uint64, profile string) models {
 				"learning rate (max 2e-3). Measured when chosen (2026-12-03, seed 1, first 500 test images): 68% under " +
 				"PGD-40 with the ramp, 41% without it",
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
-				steps := (ds.Len() + 127) / 128
+				steps := (ds.Len() + batch - 1) / batch
 				return adv(1, 2e-3, defense.AdvExamples{Eps: 0.3, Step: 0.2, Steps: 2, Warmup: steps / 3})(ctx, net, ds, start, hooks)
 			}})
 		return m
@@ -140,20 +136,20 @@ func mnistModels(seed uint64, profile string) models {
 	pgd5 := defense.AdvExamples{Eps: 0.3, Step: 0.1, Steps: 5}
 	m.adv = key("adv-pgd5x3")
 	m.regimes = append(m.regimes,
-		pipeline.Regime{Key: key("adv-fgsmrs"), Label: "Adv. (FGSM-RS stage)", New: nn.MNISTCNN, Epochs: one(3),
+		pipeline.Regime{Key: key("adv-fgsmrs"), Label: "Adv. (FGSM-RS stage)", New: nn.MNISTCNN, Epochs: 3,
 			Recipe: "adversarial training with FGSM and random start (Wong et al. 2020; ε 0.3, step 0.375), not Madry's 40-step PGD, " +
 				"for the time budget; 3 epochs, batch 128, Adam with a one-cycle learning rate (max 2e-3), every example replaced",
-			Train: adv(one(3), 2e-3, defense.AdvExamples{Fast: true, Eps: 0.3})},
+			Train: adv(3, 2e-3, defense.AdvExamples{Fast: true, Eps: 0.3})},
 		pipeline.Regime{Key: key("adv-pgd5"), Label: "Adv. (PGD-5 stage 1)", New: nn.MNISTCNN, Epochs: 1, From: key("adv-fgsmrs"),
 			Recipe: "Madry-style PGD adversarial training with 5 steps of 0.1 (ε 0.3, random start) instead of 40 of 0.01, " +
 				"for the time budget: 1 epoch, batch 128, Adam with a one-cycle learning rate (max 1e-3), starting from the " +
 				"FGSM-RS model above, which overfits to FGSM (0% under PGD-40 in the run of 2026-12-02)",
 			Train: adv(1, 1e-3, pgd5)},
-		pipeline.Regime{Key: m.adv, Label: "Adv.", New: nn.MNISTCNN, Epochs: one(3), From: key("adv-pgd5"),
+		pipeline.Regime{Key: m.adv, Label: "Adv.", New: nn.MNISTCNN, Epochs: 3, From: key("adv-pgd5"),
 			Recipe: "the PGD-5 stage continued for 3 more epochs with the same attack (ε 0.3, 5 steps of 0.1, random start, " +
 				"every example replaced), batch 128, Adam with a new one-cycle learning rate (max 1e-3): in all 3 epochs of " +
 				"FGSM-RS and 4 of PGD-5, where Madry et al. train with 40-step PGD for about 83 epochs",
-			Train: adv(one(3), 1e-3, pgd5)},
+			Train: adv(3, 1e-3, pgd5)},
 	)
 	return m
 }

@@ -66,13 +66,14 @@ func (be backend) String() string {
 		return "gonum"
 	}
 	s := "openblas: " + be.lib.path
-	switch {
-	case be.lib.core != "" && be.lib.coreNote != "":
-		s += " (" + be.lib.core + " kernels, " + be.lib.coreNote + ")"
-	case be.lib.core != "":
-		s += " (" + be.lib.core + " kernels)"
+	if be.lib.core == "" {
+		return s
 	}
-	return s
+	kernels := be.lib.core + " kernels"
+	if be.lib.coreNote != "" {
+		kernels += ", " + be.lib.coreNote
+	}
+	return s + " (" + kernels + ")"
 }
 
 // candidates lists the libraries to try, in order, for the value env of

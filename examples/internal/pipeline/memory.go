@@ -3,7 +3,6 @@ package pipeline
 import (
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 )
 
 // TestHeapLimit caps the Go heap of the examples' test binaries at 3 GiB
@@ -17,26 +16,4 @@ func TestHeapLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(3 << 30)
 	}
-}
-
-// WithCPUProfile runs f, writing a CPU profile of it to path unless path is
-// empty.
-func WithCPUProfile(path string, f func() error) error {
-	if path == "" {
-		return f()
-	}
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(out); err != nil {
-		out.Close()
-		return err
-	}
-	ferr := f()
-	pprof.StopCPUProfile()
-	if err := out.Close(); err != nil && ferr == nil {
-		return err
-	}
-	return ferr
 }
