@@ -72,6 +72,13 @@ type convKernel struct {
 	bias        bool
 	cols        [][]float32 // per-worker im2col buffers
 	partial     [][]float32 // per-worker filter-gradient partial sums
+
+	// For stride 1 the input gradient is itself a convolution: of the
+	// output gradient, padded by KH−1−pad, with the filters flipped and
+	// their channel axes swapped. dataGrad is that convolution and flipped
+	// its filters; nil until the first backward pass needs them.
+	dataGrad *convKernel
+	flipped  []float32
 }
 
 func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
@@ -85,6 +92,42 @@ func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, 
 		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, x, w, stride, pad)
 	}
 	return k, nil
+}
+
+// dataGradKernel returns the convolution that computes the input gradient,
+// or nil when the stride or padding rule it out (then col2im is used).
+func (k *convKernel) dataGradKernel() *convKernel {
+	if k.stride != 1 || k.pad > k.kh-1 || k.pad > k.kw-1 {
+		return nil
+	}
+	if k.dataGrad == nil {
+		t := &convKernel{n: k.n, c: k.o, h: k.oh, w: k.ow, o: k.c, kh: k.kh, kw: k.kw, stride: 1, pad: k.kh - 1 - k.pad}
+		if k.kh != k.kw || t.pad != k.kw-1-k.pad {
+			return nil // asymmetric padding would be needed
+		}
+		t.oh, t.ow = t.h+2*t.pad-t.kh+1, t.w+2*t.pad-t.kw+1
+		if t.oh != k.h || t.ow != k.w {
+			return nil
+		}
+		k.dataGrad = t
+		k.flipped = make([]float32, k.o*k.c*k.kh*k.kw)
+	}
+	return k.dataGrad
+}
+
+// flipFilters writes w (O,C,KH,KW) into k.flipped as (C,O,KH,KW) with both
+// spatial axes reversed: the filters of dataGrad.
+func (k *convKernel) flipFilters(w []float32) {
+	kk := k.kh * k.kw
+	for o := range k.o {
+		for c := range k.c {
+			src := w[(o*k.c+c)*kk:][:kk]
+			dst := k.flipped[(c*k.o+o)*kk:][:kk]
+			for i, v := range src {
+				dst[kk-1-i] = v
+			}
+		}
+	}
 }
 
 func (k *convKernel) name() string { return "conv2d" }
@@ -114,12 +157,16 @@ func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
 // col, a (C·KH·KW)×(OH·OW) matrix.
 func (k *convKernel) im2col(x, col []float32) {
-	ohw := k.oh * k.ow
+	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
-		xc := x[c*k.h*k.w : (c+1)*k.h*k.w]
+		xc := x[c*hw : (c+1)*hw]
 		for i := range k.kh {
 			for j := range k.kw {
 				row := col[((c*k.kh+i)*k.kw+j)*ohw:][:ohw]
+				if k.sameWidth() {
+					k.shiftCopy(row, xc, i-k.pad, j-k.pad)
+					continue
+				}
 				for oy := range k.oh {
 					iy := oy*k.stride - k.pad + i
 					dst := row[oy*k.ow : (oy+1)*k.ow]
@@ -129,19 +176,6 @@ func (k *convKernel) im2col(x, col []float32) {
 					}
 					src := xc[iy*k.w : (iy+1)*k.w]
 					ix := j - k.pad
-					if k.stride == 1 {
-						// A contiguous run: zeros where the window leaves the
-						// image, a copy in between.
-						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], src[ix+lo:ix+hi])
-						clear(dst[hi:])
-						continue
-					}
 					for ox := range dst {
 						if x := ix + ox*k.stride; x >= 0 && x < k.w {
 							dst[ox] = src[x]
@@ -151,6 +185,43 @@ func (k *convKernel) im2col(x, col []float32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// sameWidth reports whether the convolution has stride 1 and keeps the
+// width (OW = W), so that one row of im2col is the image shifted by a
+// constant offset, with the wrapped-around columns zeroed.
+func (k *convKernel) sameWidth() bool { return k.stride == 1 && k.ow == k.w }
+
+// shiftCopy fills row (OH·OW) with the image plane xc (H·W) shifted by dy
+// rows and dx columns, zero outside the image: row[oy·W+ox] = xc[(oy+dy)·W +
+// ox+dx]. It is one contiguous copy plus the zeroing of |dx| columns, instead
+// of a short copy per output row. Only for sameWidth convolutions.
+func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
+	w := k.w
+	oyLo, oyHi := max(0, -dy), min(k.oh, k.h-dy)
+	if oyLo >= oyHi {
+		clear(row)
+		return
+	}
+	clear(row[:oyLo*w])
+	clear(row[oyHi*w:])
+	// row[q] = xc[q+off] for q in [oyLo·W, oyHi·W), clipped to the plane;
+	// the clipped ends are wrapped-around columns, zeroed below.
+	off := dy*w + dx
+	q0, q1 := max(oyLo*w, -off), min(oyHi*w, len(xc)-off)
+	copy(row[q0:q1], xc[q0+off:q1+off])
+	clear(row[oyLo*w : q0])
+	clear(row[q1 : oyHi*w])
+	switch {
+	case dx < 0:
+		for oy := oyLo; oy < oyHi; oy++ {
+			clear(row[oy*w : oy*w-dx])
+		}
+	case dx > 0:
+		for oy := oyLo; oy < oyHi; oy++ {
+			clear(row[(oy+1)*w-dx : (oy+1)*w])
 		}
 	}
 }
@@ -171,16 +242,6 @@ func (k *convKernel) col2im(col, dx []float32) {
 					dst := dc[iy*k.w : (iy+1)*k.w]
 					src := row[oy*k.ow : (oy+1)*k.ow]
 					ix := j - k.pad
-					if k.stride == 1 {
-						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
-						if lo < hi {
-							d := dst[ix+lo : ix+hi]
-							for o, v := range src[lo:hi] {
-								d[o] += v
-							}
-						}
-						continue
-					}
 					for ox, v := range src {
 						if x := ix + ox*k.stride; x >= 0 && x < k.w {
 							dst[x] += v
@@ -221,7 +282,15 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
 	switch i {
-	case 0: // input: col = Wᵀ·dOut_n, then col2im.
+	case 0:
+		if t := k.dataGradKernel(); t != nil {
+			// A convolution of dOut: im2col's contiguous copies and a GEMM
+			// with K = O·KH·KW instead of K = O followed by col2im's
+			// scattered adds.
+			k.flipFilters(w)
+			return t.forward(dIn, [][]float32{dOut, k.flipped})
+		}
+		// Otherwise col = Wᵀ·dOut_n, then col2im.
 		clear(dIn)
 		parallelFor(k.n, func(wk, lo, hi int) {
 			col := k.scratch(wk)

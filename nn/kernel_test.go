@@ -49,36 +49,50 @@ func maxAbsDiff(a []float32, b []float64) (diff, scale float64) {
 	return diff, scale
 }
 
-// The conv kernel against its definition, on odd shapes: batch 1, stride 2
-// and 3, padding 0-2, channel counts that are not multiples of 8, non-square
-// inputs. Tolerance: a float32 sum of K = c·kh·kw products of values in
-// [−1,1] has error at most about K·2⁻²⁴·Σ|terms| (Higham); with K ≤ 300 that
-// is under 2e-5 relative to the largest output, so 1e-5·K/100 relative is used.
+// convCases are the odd shapes the conv kernel is checked on: batch 1,
+// strides 2 and 3, padding 0-2, channel counts that are not multiples of 8,
+// non-square inputs and kernels, and the stride-1 shapes that take the fast
+// paths (the input gradient as a convolution, the shifted-copy im2col).
+var convCases = []struct {
+	name                               string
+	n, c, h, w, o, kh, kw, stride, pad int
+	bias                               bool
+}{
+	{"batch1 3x3 pad1", 1, 3, 7, 5, 5, 3, 3, 1, 1, true},
+	{"stride2 pad2 5x5", 2, 5, 9, 8, 7, 5, 5, 2, 2, false},
+	{"stride3 no pad", 3, 2, 10, 11, 3, 3, 3, 3, 0, true},
+	{"1x1 stride2", 2, 9, 6, 6, 13, 1, 1, 2, 0, false},
+	{"1x1 stride1", 2, 5, 3, 4, 3, 1, 1, 1, 0, true},
+	{"kernel = input", 1, 4, 4, 4, 2, 4, 4, 1, 0, true},
+	{"3x3 no pad", 2, 3, 6, 7, 4, 3, 3, 1, 0, false},
+	{"3x1 pad1: wider output", 2, 3, 5, 4, 2, 3, 1, 1, 1, false},
+	{"1x3 pad1: same width, taller output", 1, 2, 4, 5, 3, 1, 3, 1, 1, true},
+	{"5x5 pad2 on 3x3: window wider than the image", 1, 2, 3, 3, 2, 5, 5, 1, 2, false},
+	{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 5, 1, 2, true},
+}
+
+// convTolerance is the allowed max |error| of a float32 sum of K products of
+// values in [−1,1] against its float64 value: at most about K·2⁻²⁴·Σ|terms|
+// (Higham); with K ≤ 800 that is under 1e-5 relative to the largest
+// output, so 1e-5·max(1, K/100) relative is used.
+func convTolerance(k, scale float64) float64 {
+	return 1e-5 * math.Max(1, k/100) * math.Max(scale, 1)
+}
+
+// The conv kernel against its definition.
 func TestConvKernelMatchesDefinition(t *testing.T) {
-	tests := []struct {
-		name                          string
-		n, c, h, w, o, k, stride, pad int
-		bias                          bool
-	}{
-		{"batch1 3x3 pad1", 1, 3, 7, 5, 5, 3, 1, 1, true},
-		{"stride2 pad2 5x5", 2, 5, 9, 8, 7, 5, 2, 2, false},
-		{"stride3 no pad", 3, 2, 10, 11, 3, 3, 3, 0, true},
-		{"1x1 stride2", 2, 9, 6, 6, 13, 1, 2, 0, false},
-		{"kernel = input", 1, 4, 4, 4, 2, 4, 1, 0, true},
-		{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 1, 2, true},
-	}
-	for _, tc := range tests {
+	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
 			x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
-			w := randSlice(r, tc.o*tc.c*tc.k*tc.k, -1, 1)
+			w := randSlice(r, tc.o*tc.c*tc.kh*tc.kw, -1, 1)
 			var b []float32
 			in := [][]float32{x, w}
 			if tc.bias {
 				b = randSlice(r, tc.o, -1, 1)
 				in = append(in, b)
 			}
-			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.k, tc.k}, tc.stride, tc.pad, tc.bias)
+			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}, tc.stride, tc.pad, tc.bias)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,14 +100,71 @@ func TestConvKernelMatchesDefinition(t *testing.T) {
 			if err := k.forward(out, in); err != nil {
 				t.Fatal(err)
 			}
-			want := naiveConv(x, w, b, tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.k, tc.stride, tc.pad)
+			want := naiveConv(x, w, b, tc.n, tc.c, tc.h, tc.w, tc.o, tc.kh, tc.kw, tc.stride, tc.pad)
 			if len(want) != len(out) {
 				t.Fatalf("output size %d, want %d", len(out), len(want))
 			}
 			diff, scale := maxAbsDiff(out, want)
-			kk := float64(tc.c * tc.k * tc.k)
-			if diff > 1e-5*math.Max(1, kk/100)*math.Max(scale, 1) {
+			kk := float64(tc.c * tc.kh * tc.kw)
+			if diff > convTolerance(kk, scale) {
 				t.Errorf("max |error| %.3g (outputs up to %.3g, K = %v)", diff, scale, kk)
+			}
+		})
+	}
+}
+
+// The conv kernel's input and filter gradients against the adjoint of its
+// definition, in float64: dx[n,c,iy,ix] and dw[o,c,i,j] collect
+// dOut[n,o,oy,ox] times w[o,c,i,j] and x[n,c,iy,ix] over every pair that the
+// forward sum multiplies. Tolerances as in the forward test, with K the
+// number of terms of each gradient sum.
+func TestConvKernelBackwardMatchesDefinition(t *testing.T) {
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 8))
+			x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
+			w := randSlice(r, tc.o*tc.c*tc.kh*tc.kw, -1, 1)
+			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}, tc.stride, tc.pad, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := randSlice(r, k.outShape().TotalSize(), -1, 1)
+			dx, dw := make([]float64, len(x)), make([]float64, len(w))
+			for n := range tc.n {
+				for o := range tc.o {
+					for oy := range k.oh {
+						for ox := range k.ow {
+							gv := float64(g[((n*tc.o+o)*k.oh+oy)*k.ow+ox])
+							for c := range tc.c {
+								for i := range tc.kh {
+									for j := range tc.kw {
+										iy, ix := oy*tc.stride-tc.pad+i, ox*tc.stride-tc.pad+j
+										if iy < 0 || iy >= tc.h || ix < 0 || ix >= tc.w {
+											continue
+										}
+										xi, wi := ((n*tc.c+c)*tc.h+iy)*tc.w+ix, ((o*tc.c+c)*tc.kh+i)*tc.kw+j
+										dx[xi] += gv * float64(w[wi])
+										dw[wi] += gv * float64(x[xi])
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			in := [][]float32{x, w}
+			gotX, gotW := make([]float32, len(x)), make([]float32, len(w))
+			if err := k.backward(0, gotX, in, nil, g); err != nil {
+				t.Fatal(err)
+			}
+			if err := k.backward(1, gotW, in, nil, g); err != nil {
+				t.Fatal(err)
+			}
+			if diff, scale := maxAbsDiff(gotX, dx); diff > convTolerance(float64(tc.o*tc.kh*tc.kw), scale) {
+				t.Errorf("input gradient: max |error| %.3g (values up to %.3g)", diff, scale)
+			}
+			if diff, scale := maxAbsDiff(gotW, dw); diff > convTolerance(float64(tc.n*k.oh*k.ow), scale) {
+				t.Errorf("filter gradient: max |error| %.3g (values up to %.3g)", diff, scale)
 			}
 		})
 	}
