@@ -252,6 +252,87 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 	})
 }
 
+// Batch norm's forward pass and all three gradients in training mode against
+// the two-pass float64 definition, on a channel centred at 0 and one whose
+// mean is 1000 times its standard deviation (where a one-pass variance in
+// float32 would lose every digit). The float32 input itself is only known
+// to half an ulp, 2⁻²⁴·|x|; the kernel rounds a few values of size up to
+// |x|·|γ|/σ, so the tolerance is 8·2⁻²⁴·(max|x|/σ·|γ|·max|dy| + 1) for the
+// outputs and the input gradient, and 8·2⁻²⁴·(Σ|terms| + 1) for the sums.
+func TestBatchNormMatchesDefinition(t *testing.T) {
+	const n, c, h, w = 3, 2, 4, 5
+	hw, m := h*w, float64(n*h*w)
+	r := rand.New(rand.NewPCG(9, 10))
+	offset, spread := []float64{0, 1000}, []float64{1, 1}
+	x := make([]float32, n*c*hw)
+	for i := range x {
+		ch := i / hw % c
+		x[i] = float32(offset[ch] + spread[ch]*r.NormFloat64())
+	}
+	dy := randSlice(r, len(x), -1, 1)
+	gamma, beta := []float32{0.5, 2}, []float32{0.25, -1}
+	mean := &Param{Name: "m", Shape: []int{c}, Data: make([]float32, c)}
+	variance := &Param{Name: "v", Shape: []int{c}, Data: []float32{1, 1}}
+	k, err := newBatchNormKernel(tensor.Shape{n, c, h, w}, true, 0.1, 1e-5, mean, variance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := [][]float32{x, gamma, beta}
+	out, dx := make([]float32, len(x)), make([]float32, len(x))
+	dGamma, dBeta := make([]float32, c), make([]float32, c)
+	if err := k.forward(out, in); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range [][]float32{dx, dGamma, dBeta} {
+		if err := k.backward(i, d, in, out, dy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const u = 8.0 / (1 << 24)
+	for ch := range c {
+		idx := func(yield func(int) bool) {
+			for b := range n {
+				for j := range hw {
+					if !yield((b*c+ch)*hw + j) {
+						return
+					}
+				}
+			}
+		}
+		var s, q, maxX float64
+		for i := range idx {
+			s += float64(x[i])
+			maxX = math.Max(maxX, math.Abs(float64(x[i])))
+		}
+		mu := s / m
+		for i := range idx {
+			q += (float64(x[i]) - mu) * (float64(x[i]) - mu)
+		}
+		sigma := math.Sqrt(q/m + 1e-5)
+		var sdy, sdyx, absDy, absDyx float64
+		for i := range idx {
+			xh := (float64(x[i]) - mu) / sigma
+			sdy, sdyx = sdy+float64(dy[i]), sdyx+float64(dy[i])*xh
+			absDy, absDyx = absDy+math.Abs(float64(dy[i])), absDyx+math.Abs(float64(dy[i])*xh)
+		}
+		g := float64(gamma[ch])
+		tolOut := u * (maxX/sigma*math.Abs(g) + math.Abs(float64(beta[ch])) + 1)
+		for i := range idx {
+			xh := (float64(x[i]) - mu) / sigma
+			if want := g*xh + float64(beta[ch]); math.Abs(float64(out[i])-want) > tolOut {
+				t.Fatalf("channel %d (mean %g): output %v, want %v (tolerance %.2g)", ch, offset[ch], out[i], want, tolOut)
+			}
+			want := g / sigma * (float64(dy[i]) - sdy/m - xh*sdyx/m)
+			if math.Abs(float64(dx[i])-want) > tolOut {
+				t.Fatalf("channel %d (mean %g): input gradient %v, want %v (tolerance %.2g)", ch, offset[ch], dx[i], want, tolOut)
+			}
+		}
+		if math.Abs(float64(dGamma[ch])-sdyx) > u*(absDyx+1) || math.Abs(float64(dBeta[ch])-sdy) > u*(absDy+1) {
+			t.Errorf("channel %d (mean %g): dγ, dβ = %v, %v; want %v, %v", ch, offset[ch], dGamma[ch], dBeta[ch], sdyx, sdy)
+		}
+	}
+}
+
 // The elementwise kernels split long tensors across goroutines; on a tensor
 // long enough to be split (and an odd length, so the ranges are unequal),
 // every element must still follow the definition exactly, including 0, -0
