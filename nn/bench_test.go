@@ -3,6 +3,8 @@ package nn
 import (
 	"math/rand/v2"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // benchNet builds a network and a random batch of 128 (the batch size of
@@ -98,4 +100,23 @@ func BenchmarkInfer(b *testing.B) {
 		benchSink = z[0]
 	}
 	b.ReportMetric(float64(128*b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+
+// BenchmarkIm2col lays out one 16-channel 32×32 image for a 3×3 convolution
+// with padding 1 (ResNet-32's first stage).
+func BenchmarkIm2col(b *testing.B) {
+	k, err := newConvKernel(tensor.Shape{1, 16, 32, 32}, tensor.Shape{16, 16, 3, 3}, 1, 1, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, 16*32*32)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	col := make([]float32, k.colLen())
+	for b.Loop() {
+		k.im2col(x, col)
+	}
+	b.ReportMetric(float64(len(col)*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 }

@@ -214,14 +214,19 @@ func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 	copy(row[q0:q1], xc[q0+off:q1+off])
 	clear(row[oyLo*w : q0])
 	clear(row[q1 : oyHi*w])
+	// Plain stores: |dx| is a few elements, too short for a clear call.
 	switch {
 	case dx < 0:
 		for oy := oyLo; oy < oyHi; oy++ {
-			clear(row[oy*w : oy*w-dx])
+			for i := range -dx {
+				row[oy*w+i] = 0
+			}
 		}
 	case dx > 0:
 		for oy := oyLo; oy < oyHi; oy++ {
-			clear(row[(oy+1)*w-dx : (oy+1)*w])
+			for i := range dx {
+				row[(oy+1)*w-dx+i] = 0
+			}
 		}
 	}
 }

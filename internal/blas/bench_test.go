@@ -20,6 +20,9 @@ var benchSizes = []struct {
 	{"64x25088x800", 64, 25088, 800},   // the same for a batch of 128
 	{"128x1024x3136", 128, 1024, 3136}, // MNIST FC 3136→1024, batch 128
 	{"160x1024x1440", 160, 1024, 1440}, // ResNet w=10: 3×3×160→160 at 32×32, one image
+	{"16x1024x144", 16, 1024, 144},     // ResNet w=1, stage 1: 3×3×16→16 at 32×32, one image
+	{"64x64x576", 64, 64, 576},         // ResNet w=1, stage 3: 3×3×64→64 at 8×8, one image
+	{"16x144x1024", 16, 144, 1024},     // stage 1's filter gradient, one image
 }
 
 var sink float32
