@@ -102,7 +102,6 @@ func BenchmarkInfer(b *testing.B) {
 	b.ReportMetric(float64(128*b.N)/b.Elapsed().Seconds(), "img/s")
 }
 
-
 // BenchmarkIm2col lays out one 16-channel 32×32 image for a 3×3 convolution
 // with padding 1 (ResNet-32's first stage).
 func BenchmarkIm2col(b *testing.B) {
