@@ -74,6 +74,7 @@ type RowResult struct {
 // Run trains or loads the models, evaluates every row and writes the report.
 func (e *Experiment) Run(ctx context.Context) error {
 	e.started = time.Now()
+	LimitHeap()
 	if err := os.MkdirAll(e.Out, 0o755); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (e *Experiment) Run(ctx context.Context) error {
 	}
 	sub := e.nets[e.Substitute]
 	p := e.Profile
-	if e.subClean, err = nn.Accuracy(sub, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, 500); err != nil {
+	if e.subClean, err = nn.Accuracy(sub, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, evalBatch); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Log, "crafting transferred examples on the substitute and the full-precision models (%d images)\n", p.NAttack)
@@ -212,7 +213,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	t0 := time.Now()
 	res := RowResult{Label: r.Label, Acc: map[string]float64{}}
 	var err error
-	if res.Clean, err = nn.Accuracy(r.Net, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, 500); err != nil {
+	if res.Clean, err = nn.Accuracy(r.Net, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, evalBatch); err != nil {
 		return res, err
 	}
 	byName := map[string]attack.Attack{}

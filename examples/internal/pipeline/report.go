@@ -248,7 +248,8 @@ func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			acc, err := nn.Accuracy(qn, ds.X, ds.Y, 500)
+			acc, err := nn.Accuracy(qn, ds.X, ds.Y, evalBatch)
+			qn.ReleaseGraphs()
 			if err != nil {
 				return "", err
 			}
@@ -256,7 +257,7 @@ func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 			recs = append(recs, []string{label, fmt.Sprint(bits), fmt.Sprintf("%.4f", acc)})
 			fmt.Fprintf(&b, " %s |", pct(acc))
 		}
-		acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, 500)
+		acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, evalBatch)
 		e.nets[key].ReleaseGraphs()
 		if err != nil {
 			return "", err
