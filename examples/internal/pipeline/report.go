@@ -197,6 +197,7 @@ func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, err
 			for _, l := range rep.Layers {
 				rows = append(rows, lipRow{Model: e.regime(key).Label, Mu: mu, LayerReport: l})
 			}
+			fmt.Fprintf(e.Log, "Figure %d: ‖ΔW‖ of %s (mu %v), %d layers\n", e.LipFigure, e.regime(key).Label, mu, len(rep.Layers))
 		}
 	}
 	recs := [][]string{{"model", "mu", "layer", "shape", "delta_w_2", "delta_w_2_reshaped", "delta_w_inf", "w_2", "converged"}}
@@ -264,6 +265,8 @@ func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 		}
 		recs = append(recs, []string{label, "32", fmt.Sprintf("%.4f", acc)})
 		fmt.Fprintf(&b, " %s |\n", pct(acc))
+		fmt.Fprintf(e.Log, "Figure 1: %s at %d bit widths and in float32 on %d images (%s so far)\n",
+			label, len(p.SweepBits), len(ds.Y), time.Since(e.started).Round(time.Second))
 	}
 	if err := writeCSV(filepath.Join(e.Out, "figure1_bits.csv"), recs); err != nil {
 		return "", err
