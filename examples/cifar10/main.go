@@ -102,6 +102,7 @@ func run(ctx context.Context, path, profile string, width int, cache, out string
 		MuNote:       "μ-law on the last residual unit (units.14) and the FC layer, as in the paper",
 		TableNumbers: [2]int{3, 4},
 		LipFigure:    4,
+		TargetClean:  0.88,
 		LipLayers: func(layer string) bool {
 			return strings.HasPrefix(layer, "units.13.") || strings.HasPrefix(layer, "units.14.") || layer == "fc"
 		},
@@ -141,7 +142,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 	}
 	return []pipeline.Regime{
 		{Key: key("orig"), Label: "Orig.", New: resnet, Epochs: b.epochs,
-			Recipe: fmt.Sprintf("standard training on %s, %d epochs, batch 128, SGD (Nesterov momentum 0.9, weight decay 5e-4) "+
+			Recipe: fmt.Sprintf("standard training on %s, %d epoch(s), batch 128, SGD (Nesterov momentum 0.9, weight decay 5e-4) "+
 				"with a one-cycle learning rate (max 0.1), random crop (pad 4) and flip", trainDesc, b.epochs),
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128,
@@ -151,7 +152,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 			}},
 		{Key: key("adv-fgsmrs"), Label: "Adv.", New: resnet, Epochs: b.epochs,
 			Recipe: fmt.Sprintf("adversarial training with FGSM and random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, "+
-				"for the time budget; otherwise as Orig. (%s, %d epochs)", trainDesc, b.epochs),
+				"for the time budget; otherwise as Orig. (%s, %d epoch(s))", trainDesc, b.epochs),
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),

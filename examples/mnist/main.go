@@ -83,6 +83,7 @@ func run(ctx context.Context, profile, cache, out string, seed uint64, trainOnly
 		MuNote:       "μ-law on the last layer (fc2), as in the paper",
 		TableNumbers: [2]int{1, 2},
 		LipFigure:    3,
+		TargetClean:  0.99,
 		Profile:      prof,
 		Cache:        cache,
 		Out:          out,

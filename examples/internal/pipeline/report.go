@@ -34,11 +34,15 @@ func pct(v float64) string {
 // table renders rows × columns of accuracies as Markdown and writes the CSV.
 func (e *Experiment) table(name string, cols []string, extra func(RowResult) []string, extraCols []string) (string, error) {
 	var b strings.Builder
-	head := append(append([]string{"model", "clean"}, cols...), extraCols...)
+	// Two clean columns: on the NClean images, and on the NAttack images that
+	// the attack columns use (with few of them the two differ by more than the
+	// attacks do).
+	head := append(append([]string{"model", fmt.Sprintf("clean (%d)", e.Profile.NClean),
+		fmt.Sprintf("clean (the %d attacked)", e.Profile.NAttack)}, cols...), extraCols...)
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat(" --- |", len(head)) + "\n")
 	recs := [][]string{head}
 	for _, r := range e.results {
-		cells := []string{r.Label, pct(r.Clean)}
+		cells := []string{r.Label, pct(r.Clean), pct(r.AttackClean)}
 		for _, c := range cols {
 			v, ok := r.Acc[c]
 			if !ok {

@@ -29,6 +29,11 @@ func (e *Experiment) verdict(lip []lipRow) string {
 	flQ, _ := e.result("F.L. (Q)")
 	orig, _ := e.result("Orig.")
 	origQ, _ := e.result("Orig. (Q)")
+	if orig.Clean < e.TargetClean {
+		f("**Orig. reaches %s%% clean accuracy here, below the %.0f%% of a faithful reproduction** (profile %s: its training "+
+			"budget is far shorter than the paper's). The verdicts below describe these under-trained models, not the paper's.\n\n",
+			pct(orig.Clean), 100*e.TargetClean, e.Profile.Name)
+	}
 	holds := func(ok bool) string {
 		if ok {
 			return "**holds**"
