@@ -202,11 +202,12 @@ func (k *convKernel) sameWidth() bool { return k.stride == 1 && k.ow == k.w }
 // shiftCopy fills row (OH·OW) with the image plane xc (H·W) shifted by dy
 // rows and dx columns, zero outside the image: row[oy·W+ox] = xc[(oy+dy)·W +
 // ox+dx]. It is one contiguous copy plus the zeroing of |dx| columns, instead
-// of a short copy per output row. Only for sameWidth convolutions.
+// of a short copy per output row; a shift by the whole width or more leaves
+// only zeros. Only for sameWidth convolutions.
 func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 	w := k.w
 	oyLo, oyHi := max(0, -dy), min(k.oh, k.h-dy)
-	if oyLo >= oyHi {
+	if oyLo >= oyHi || dx <= -w || dx >= w {
 		clear(row)
 		return
 	}
@@ -217,8 +218,6 @@ func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 	off := dy*w + dx
 	q0, q1 := max(oyLo*w, -off), min(oyHi*w, len(xc)-off)
 	copy(row[q0:q1], xc[q0+off:q1+off])
-	clear(row[oyLo*w : q0])
-	clear(row[q1 : oyHi*w])
 	// Plain stores: |dx| is a few elements, too short for a clear call.
 	switch {
 	case dx < 0:

@@ -68,6 +68,7 @@ var convCases = []struct {
 	{"3x1 pad1: wider output", 2, 3, 5, 4, 2, 3, 1, 1, 1, false},
 	{"1x3 pad1: same width, taller output", 1, 2, 4, 5, 3, 1, 3, 1, 1, true},
 	{"5x5 pad2 on 3x3: window wider than the image", 1, 2, 3, 3, 2, 5, 5, 1, 2, false},
+	{"7x7 pad3 on 2x2: every column shift leaves the image", 1, 2, 2, 2, 2, 7, 7, 1, 3, false},
 	{"mnist conv1 shape: col2im input gradient", 2, 1, 28, 28, 32, 5, 5, 1, 2, true},
 	{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 5, 1, 2, true},
 }
