@@ -124,7 +124,7 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 
 // gradSums fills k.sdy and k.sdyx for dOut unless they are already for it.
 func (k *batchNormKernel) gradSums(x, dOut []float32) {
-	if k.sumsFor == &dOut[0] {
+	if len(dOut) == 0 || k.sumsFor == &dOut[0] {
 		return
 	}
 	parallelFor(k.c, func(_, lo, hi int) {
