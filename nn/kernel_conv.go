@@ -176,6 +176,19 @@ func (k *convKernel) im2col(x, col []float32) {
 					}
 					src := xc[iy*k.w : (iy+1)*k.w]
 					ix := j - k.pad
+					if k.stride == 1 {
+						// A contiguous run: zeros where the window leaves the
+						// image, a copy in between.
+						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
+						if lo >= hi {
+							clear(dst)
+							continue
+						}
+						clear(dst[:lo])
+						copy(dst[lo:hi], src[ix+lo:ix+hi])
+						clear(dst[hi:])
+						continue
+					}
 					for ox := range dst {
 						if x := ix + ox*k.stride; x >= 0 && x < k.w {
 							dst[ox] = src[x]
@@ -246,6 +259,17 @@ func (k *convKernel) col2im(col, dx []float32) {
 					dst := dc[iy*k.w : (iy+1)*k.w]
 					src := row[oy*k.ow : (oy+1)*k.ow]
 					ix := j - k.pad
+					if k.stride == 1 {
+						// A contiguous run, without per-element bounds tests.
+						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
+						if lo < hi {
+							d := dst[ix+lo : ix+hi]
+							for o, v := range src[lo:hi] {
+								d[o] += v
+							}
+						}
+						continue
+					}
 					for ox, v := range src {
 						if x := ix + ox*k.stride; x >= 0 && x < k.w {
 							dst[x] += v
