@@ -20,9 +20,10 @@ import (
 const stepEnv = "ROBUSTQ_TEST_STEP_OUT"
 
 // TestBackendsAgreeOnTrainingStep runs one training step of the MNIST CNN
-// (batch 16, random inputs in [0,1]) with the pure-Go GEMM and with
-// OpenBLAS, in two child processes, and compares the losses and gradients.
-// It skips when OpenBLAS is not installed.
+// (batch 16, random inputs in [0,1]) with the pure-Go GEMM, with robustq's
+// assembly kernels and with OpenBLAS, each in a child process, and compares
+// the losses and gradients of each accelerated backend with the pure-Go
+// ones. It skips the backends that do not run here.
 func TestBackendsAgreeOnTrainingStep(t *testing.T) {
 	if out := os.Getenv(stepEnv); out != "" {
 		writeStep(t, out)
@@ -55,10 +56,25 @@ func TestBackendsAgreeOnTrainingStep(t *testing.T) {
 		return string(name), tensors
 	}
 	goName, goVals := run("gonum")
-	fastName, fastVals := run("") // the default search for OpenBLAS
-	if fastName == "gonum" {
-		t.Skip("OpenBLAS not found: only the pure-Go GEMM to test")
+	tested := 0
+	for _, env := range []string{"kernels", "openblas"} {
+		fastName, fastVals := run(env)
+		if fastName == goName || (env == "kernels") != strings.HasPrefix(fastName, "robustq") {
+			t.Logf("%s=%s: %s runs (not installed or not supported here)", blas.EnvVar, env, fastName)
+			continue
+		}
+		tested++
+		compareStep(t, goName, goVals, fastName, fastVals)
 	}
+	if tested == 0 {
+		t.Skip("neither the assembly kernels nor OpenBLAS run here: only the pure-Go GEMM to test")
+	}
+}
+
+// compareStep compares the losses and gradients of one training step on
+// two backends.
+func compareStep(t *testing.T, goName string, goVals [][]float32, fastName string, fastVals [][]float32) {
+	t.Helper()
 	if len(goVals) != len(fastVals) {
 		t.Fatalf("%d tensors vs %d", len(goVals), len(fastVals))
 	}
@@ -86,7 +102,7 @@ func TestBackendsAgreeOnTrainingStep(t *testing.T) {
 		if strings.HasPrefix(name, "conv") {
 			tol = 3e-2
 		}
-		t.Logf("%-14s relative L2 difference %.2g (bound %g)", name, rel, tol)
+		t.Logf("%s vs %s: %-14s relative L2 difference %.2g (bound %g)", goName, fastName, name, rel, tol)
 		if !(rel <= tol) {
 			t.Errorf("%s: %s and %s differ by %.3g relative, want ≤ %g", name, goName, fastName, rel, tol)
 		}
@@ -129,11 +145,7 @@ func writeStep(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	name := "gonum"
-	if b := blas.Backend(); b != "gonum" {
-		name = "openblas"
-	}
-	buf.WriteString(name + "\n")
+	buf.WriteString(blas.Backend() + "\n")
 	for _, v := range append([][]float32{out.Losses}, out.Grads...) {
 		buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(v))))
 		if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {

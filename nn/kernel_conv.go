@@ -27,6 +27,14 @@ func (gemmer) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float
 	rqblas.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// pack prepares op(A) in p for several products with gemm's settings (one
+// OpenBLAS thread per call): a layer's filters, once per batch instead of
+// once per image.
+func (gemmer) pack(p *rqblas.PackedA, tA blas.Transpose, m, k int, a []float32, lda int) {
+	gemmOnce.Do(func() { rqblas.SetThreads(1) })
+	p.Pack(tA, m, k, 1, a, lda)
+}
+
 // parallelFor runs f over [0,n) split into contiguous chunks, one per worker,
 // and waits for them. Worker w gets index w (for per-worker scratch space).
 func parallelFor(n int, f func(worker, lo, hi int)) {
@@ -79,6 +87,10 @@ type convKernel struct {
 	// its filters; nil until the first backward pass needs them.
 	dataGrad *convKernel
 	flipped  []float32
+
+	// The filters as the GEMMs use them, packed once per batch: for the
+	// forward pass, and transposed for the col2im input gradient.
+	packedW, packedWT rqblas.PackedA
 }
 
 func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
@@ -285,12 +297,13 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 	x, w := in[0], in[1]
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
+	gemm.pack(&k.packedW, blas.NoTrans, k.o, ckk, w, ckk)
 	parallelFor(k.n, func(wk, lo, hi int) {
 		col := k.scratch(wk)
 		for n := lo; n < hi; n++ {
 			k.im2col(x[n*chw:(n+1)*chw], col)
 			o := out[n*k.o*ohw : (n+1)*k.o*ohw]
-			gemm.Sgemm(blas.NoTrans, blas.NoTrans, k.o, ohw, ckk, 1, w, ckk, col, ohw, 0, o, ohw)
+			k.packedW.Sgemm(blas.NoTrans, ohw, col, ohw, 0, o, ohw)
 			if k.bias {
 				b := in[2]
 				for oc := range k.o {
@@ -320,10 +333,11 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		}
 		// Otherwise col = Wᵀ·dOut_n, then col2im.
 		clear(dIn)
+		gemm.pack(&k.packedWT, blas.Trans, ckk, k.o, w, ckk)
 		parallelFor(k.n, func(wk, lo, hi int) {
 			col := k.scratch(wk)
 			for n := lo; n < hi; n++ {
-				gemm.Sgemm(blas.Trans, blas.NoTrans, ckk, ohw, k.o, 1, w, ckk, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
+				k.packedWT.Sgemm(blas.NoTrans, ohw, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
 				k.col2im(col, dIn[n*chw:(n+1)*chw])
 			}
 		})

@@ -11,9 +11,12 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// EnvVar is the environment variable that chooses the backend: a path to a
-// shared library exporting cblas_sgemm, tried before the default OpenBLAS
-// names, or "gonum" or "off" (any case) to force the pure-Go fallback.
+// EnvVar is the environment variable that chooses the backend. Unset (or
+// "kernels"), robustq's AVX-512 kernels run where the CPU has AVX-512, and
+// OpenBLAS, then gonum, elsewhere. A path to a shared library exporting
+// cblas_sgemm is tried before the default OpenBLAS names (and the kernels are
+// not used); "openblas" tries only those names; "gonum" or "off" (any case)
+// forces the pure-Go fallback.
 const EnvVar = "ROBUSTQ_BLAS"
 
 // CBLAS enumeration values (cblas.h).
@@ -55,13 +58,18 @@ type library struct {
 	core, coreNote string
 }
 
-// backend is the chosen implementation: lib is nil for gonum.
+// backend is the chosen implementation: robustq's assembly kernels when
+// kernels is set, else the library lib, else gonum (lib nil).
 type backend struct {
-	lib *library
+	lib     *library
+	kernels bool
 }
 
 // String reports the backend as Backend does.
 func (be backend) String() string {
+	if be.kernels {
+		return kernelsName
+	}
 	if be.lib == nil {
 		return "gonum"
 	}
@@ -84,7 +92,7 @@ func candidates(env string) []string {
 		return nil
 	}
 	var paths []string
-	if env != "" {
+	if env != "" && !isKeyword(env) {
 		paths = append(paths, env)
 	}
 	paths = append(paths, "libopenblas.so.0", "libopenblas.so")
@@ -103,11 +111,22 @@ func candidates(env string) []string {
 	return paths
 }
 
-// choose returns the backend for the value env of ROBUSTQ_BLAS: the first
-// candidate that open loads, with its thread count set to threads when
-// threads > 0 and the library allows it, or gonum when none loads. It never
-// panics on a missing or unusable library.
-func choose(env string, threads int, open func(path string) (*library, error)) backend {
+// isKeyword reports whether env names a backend rather than a library path.
+func isKeyword(env string) bool {
+	return strings.EqualFold(env, "kernels") || strings.EqualFold(env, "openblas")
+}
+
+// choose returns the backend for the value env of ROBUSTQ_BLAS: the
+// assembly kernels when env is empty or "kernels" and kernels (the CPU runs
+// them) is set; otherwise the first candidate library that open loads, with
+// its thread count set to threads when threads > 0 and the library allows
+// it, or gonum when none loads. It never panics on a missing or unusable
+// library.
+func choose(env string, threads int, open func(path string) (*library, error), kernels bool) backend {
+	env = strings.TrimSpace(env)
+	if kernels && (env == "" || strings.EqualFold(env, "kernels")) {
+		return backend{kernels: true}
+	}
 	for _, p := range candidates(env) {
 		lib, err := open(p)
 		if err != nil || lib == nil {
@@ -142,14 +161,15 @@ var process struct {
 // current returns the process's backend, choosing it on the first call.
 func current() backend {
 	process.once.Do(func() {
-		process.be = choose(os.Getenv(EnvVar), threadsFromEnv(), openLibrary)
+		process.be = choose(os.Getenv(EnvVar), threadsFromEnv(), openLibrary, haveKernels)
 	})
 	return process.be
 }
 
 // Backend says which implementation Sgemm uses in this process:
-// "openblas: <path> (<core> kernels)" with the path that was loaded and
-// OpenBLAS's kernel set, or "gonum". The first
+// "robustq AVX-512 kernels (Go assembly)", "openblas: <path> (<core>
+// kernels)" with the path that was loaded and OpenBLAS's kernel set, or
+// "gonum". The first
 // call to Backend or Sgemm makes the choice; later changes to the
 // environment have no effect.
 func Backend() string {
@@ -158,7 +178,8 @@ func Backend() string {
 
 // SetThreads sets the number of threads OpenBLAS runs each Sgemm call on to
 // n (at least 1), for the whole process, and reports whether it did: false
-// when the backend is gonum or the library does not export
+// when the backend is gonum or the kernels (which run on the calling
+// goroutine), or the library does not export
 // openblas_set_num_threads. The first choice, made when the library loads,
 // is runtime.GOMAXPROCS(0), unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or
 // OMP_NUM_THREADS is set, which the library then obeys.
@@ -212,6 +233,10 @@ func sgemm(be backend, tA, tB blas.Transpose, m, n, k int, alpha float32, a []fl
 		// Done here for both backends, so that neither reads A or B
 		// (gonum would multiply them by 0, turning Inf and NaN into NaN).
 		scale(beta, m, n, c, ldc)
+		return
+	}
+	if be.kernels {
+		kernelSgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if be.lib == nil || !fitsInt32(m, n, k, lda, ldb, ldc) {

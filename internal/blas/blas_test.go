@@ -18,27 +18,52 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// backends returns the backends to test: gonum always, and the process's
-// OpenBLAS when one loaded (tests that need it call openblas, which skips).
+// backends returns the backends to test: gonum always, the assembly
+// kernels where the CPU runs them, and OpenBLAS when it loads (tests that
+// need one of those call kernelsBackend or openblas, which skip).
 func backends() []backend {
 	bes := []backend{{}}
-	if be := current(); be.lib != nil {
+	if haveKernels {
+		bes = append(bes, backend{kernels: true})
+	}
+	if be := loadedLibrary(); be.lib != nil {
 		bes = append(bes, be)
 	}
 	return bes
 }
 
-// openblas returns the process's OpenBLAS backend or skips the test.
+// loadedLibrary is the library backend the process would choose without
+// the kernels (OpenBLAS when installed), loaded once, or gonum.
+var loadedLibrary = sync.OnceValue(func() backend {
+	env := os.Getenv(EnvVar)
+	if strings.EqualFold(strings.TrimSpace(env), "kernels") {
+		env = ""
+	}
+	return choose(env, threadsFromEnv(), openLibrary, false)
+})
+
+// openblas returns the OpenBLAS backend or skips the test.
 func openblas(t testing.TB) backend {
-	be := current()
+	be := loadedLibrary()
 	if be.lib == nil {
 		t.Skipf("OpenBLAS not loaded (%s=%q; install it with apt-get install libopenblas0): skipping the OpenBLAS comparison", EnvVar, os.Getenv(EnvVar))
 	}
 	return be
 }
 
+// kernelsBackend returns the assembly kernels' backend or skips the test.
+func kernelsBackend(t testing.TB) backend {
+	if !haveKernels {
+		t.Skip("this CPU does not run the AVX-512 kernels")
+	}
+	return backend{kernels: true}
+}
+
 func backendName(be backend) string {
-	if be.lib == nil {
+	switch {
+	case be.kernels:
+		return "kernels"
+	case be.lib == nil:
 		return "gonum"
 	}
 	return "openblas"
@@ -168,6 +193,9 @@ func sgemmCases(f func(tc sgemmCase)) {
 	sizes := []struct{ m, n, k int }{
 		{1, 1, 1}, {7, 13, 5}, {1, 65, 9}, {33, 1, 17}, {5, 3, 300},
 		{128, 784, 32}, {64, 196, 100},
+		// Past the kernels' blocks: m > mcMax rows of packed A; k > dotKC
+		// and n > dotNC for the dot products of A·Bᵀ, k > kcMax elsewhere.
+		{300, 40, 20}, {9, 300, 600}, {17, 29, 40},
 	}
 	scalars := []struct{ alpha, beta float32 }{
 		{1, 0}, {0.5, -1.5}, {-2, 1}, {0, 0.75}, {1.25, 0},
@@ -213,6 +241,12 @@ func TestSgemm(t *testing.T) {
 	})
 	t.Run("openblas", func(t *testing.T) {
 		be := openblas(t)
+		sgemmCases(func(tc sgemmCase) {
+			checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
+		})
+	})
+	t.Run("kernels", func(t *testing.T) {
+		be := kernelsBackend(t)
 		sgemmCases(func(tc sgemmCase) {
 			checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
 		})
@@ -410,8 +444,10 @@ func TestCandidates(t *testing.T) {
 	if got := candidates("/opt/lib/libmkl_rt.so"); len(got) < 2 || got[0] != "/opt/lib/libmkl_rt.so" || got[1] != "libopenblas.so.0" {
 		t.Errorf("candidates(path) = %v, want the path, then libopenblas.so.0, ...", got)
 	}
-	if got := candidates(""); len(got) < 2 || got[0] != "libopenblas.so.0" || got[1] != "libopenblas.so" {
-		t.Errorf(`candidates("") = %v, want libopenblas.so.0, libopenblas.so, ...`, got)
+	for _, env := range []string{"", "kernels", "openblas"} {
+		if got := candidates(env); len(got) < 2 || got[0] != "libopenblas.so.0" || got[1] != "libopenblas.so" {
+			t.Errorf(`candidates(%q) = %v, want libopenblas.so.0, libopenblas.so, ...`, env, got)
+		}
 	}
 }
 
@@ -435,20 +471,25 @@ func TestChoose(t *testing.T) {
 		name, env, ok string
 		threads       int
 		withThreads   bool
+		kernels       bool // the CPU runs the assembly kernels
 		want          string
 		wantTried     int     // candidates tried
 		wantSet       []int32 // setThreads calls
 	}{
-		{"forced gonum", "gonum", "libopenblas.so.0", 2, true, "gonum", 0, nil},
-		{"forced off", "off", "libopenblas.so.0", 2, true, "gonum", 0, nil},
-		{"env path first", "/x/libblas.so", "/x/libblas.so", 3, true, "openblas: /x/libblas.so", 1, []int32{3}},
-		{"env path missing, default found", "/x/libblas.so", "libopenblas.so", 2, true, "openblas: libopenblas.so", 3, []int32{2}},
-		{"default", "", "libopenblas.so.0", 2, false, "openblas: libopenblas.so.0", 1, nil},
-		{"threads left alone", "", "libopenblas.so.0", 0, true, "openblas: libopenblas.so.0", 1, nil},
-		{"nothing found", "", "", 2, true, "gonum", len(candidates("")), nil},
+		{"forced gonum", "gonum", "libopenblas.so.0", 2, true, true, "gonum", 0, nil},
+		{"forced off", "off", "libopenblas.so.0", 2, true, true, "gonum", 0, nil},
+		{"env path first", "/x/libblas.so", "/x/libblas.so", 3, true, true, "openblas: /x/libblas.so", 1, []int32{3}},
+		{"env path missing, default found", "/x/libblas.so", "libopenblas.so", 2, true, false, "openblas: libopenblas.so", 3, []int32{2}},
+		{"default without kernels", "", "libopenblas.so.0", 2, false, false, "openblas: libopenblas.so.0", 1, nil},
+		{"default with kernels", "", "libopenblas.so.0", 2, false, true, kernelsName, 0, nil},
+		{"kernels asked for", " Kernels ", "libopenblas.so.0", 2, false, true, kernelsName, 0, nil},
+		{"kernels asked for, CPU lacks them", "kernels", "libopenblas.so.0", 2, false, false, "openblas: libopenblas.so.0", 1, nil},
+		{"openblas asked for", "OpenBLAS", "libopenblas.so.0", 2, false, true, "openblas: libopenblas.so.0", 1, nil},
+		{"threads left alone", "", "libopenblas.so.0", 0, true, false, "openblas: libopenblas.so.0", 1, nil},
+		{"nothing found", "", "", 2, true, false, "gonum", len(candidates("")), nil},
 	} {
 		tried, setTo = nil, nil
-		got := choose(tc.env, tc.threads, fake(tc.ok, tc.withThreads)).String()
+		got := choose(tc.env, tc.threads, fake(tc.ok, tc.withThreads), tc.kernels).String()
 		if got != tc.want || len(tried) != tc.wantTried || fmt.Sprint(setTo) != fmt.Sprint(tc.wantSet) {
 			t.Errorf("%s: got %q after trying %v, threads set %v; want %q after %d tries, threads set %v",
 				tc.name, got, tried, setTo, tc.want, tc.wantTried, tc.wantSet)
@@ -468,7 +509,7 @@ func TestOpenLibraryErrors(t *testing.T) {
 			t.Errorf("opening libc: got %v, %v; want an error about cblas_sgemm", lib, err)
 		}
 	}
-	if be := choose("/nonexistent/lib.so", 1, func(string) (*library, error) { return nil, errors.New("no") }); be.lib != nil {
+	if be := choose("/nonexistent/lib.so", 1, func(string) (*library, error) { return nil, errors.New("no") }, true); be.lib != nil || be.kernels {
 		t.Errorf("choose with nothing loadable = %v, want gonum", be)
 	}
 }
@@ -499,19 +540,23 @@ func TestBackendEnv(t *testing.T) {
 		t.Fatalf("child with %s=%q printed no backend:\n%s", EnvVar, env, out)
 		return ""
 	}
-	for _, env := range []string{"gonum", "off", "/nonexistent/libopenblas.so"} {
-		got := child(env)
-		if env == "gonum" || env == "off" {
-			if got != "gonum" {
-				t.Errorf("%s=%q: Backend() = %q, want gonum", EnvVar, env, got)
-			}
-			continue
+	for _, env := range []string{"gonum", "off"} {
+		if got := child(env); got != "gonum" {
+			t.Errorf("%s=%q: Backend() = %q, want gonum", EnvVar, env, got)
 		}
-		// A missing path falls through to the defaults: whatever an
-		// unset variable gives.
-		if want := child(""); got != want {
-			t.Errorf("%s=%q: Backend() = %q, want %q as with no setting", EnvVar, env, got, want)
-		}
+	}
+	unset := child("")
+	if haveKernels != (unset == kernelsName) {
+		t.Errorf("%s unset: Backend() = %q; the CPU runs the kernels: %v", EnvVar, unset, haveKernels)
+	}
+	if got := child("kernels"); got != unset {
+		t.Errorf("%s=kernels: Backend() = %q, want %q as with no setting", EnvVar, got, unset)
+	}
+	// A missing path falls through to the default libraries, as
+	// "openblas" does, and never to the kernels.
+	missing, lib := child("/nonexistent/libopenblas.so"), child("openblas")
+	if missing != lib || lib == kernelsName {
+		t.Errorf("%s=<missing path>: Backend() = %q, and with openblas %q; want the same library or gonum", EnvVar, missing, lib)
 	}
 	t.Logf("this process: %s", Backend())
 }

@@ -1,0 +1,221 @@
+package blas
+
+import (
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// Blocking of the kernels' GEMM: a tile of C is mr×nr (kern8x32); kc steps
+// of the inner dimension and mc rows of A are packed at a time, so that a
+// packed block of A (mc·kc·4 = 256 KiB) stays in the L2 cache and a kc×nr
+// panel of B (32 KiB) in L1 while every tile of the block passes over it.
+const (
+	mr, nr = 8, 32
+	kcMax  = 256
+	mcMax  = 256 // a multiple of mr
+)
+
+// kernelsName is Backend's answer when the kernels run.
+const kernelsName = "robustq AVX-512 kernels (Go assembly)"
+
+// workspace is the packing space of one kernelSgemm call.
+type workspace struct {
+	a    []float32 // op(A) packed by packAll, alpha applied; grown on demand
+	b    []float32 // kcMax×nr: a panel of B, when it cannot be read in place
+	tile [mr * nr]float32
+}
+
+var workspaces = sync.Pool{New: func() any {
+	return &workspace{b: make([]float32, kcMax*nr)}
+}}
+
+// kernelSgemm is Sgemm on the assembly kernels, for arguments that check
+// accepted with m, n, k ≥ 1 and alpha ≠ 0. It runs on the calling goroutine.
+func kernelSgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if tA == blas.NoTrans && tB != blas.NoTrans && k >= dotMinK {
+		dotSgemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
+	ws.a = packAll(ws.a, a, lda, tA != blas.NoTrans, m, k, alpha)
+	packedSgemm(ws, ws.a, m, k, tB, n, b, ldb, beta, c, ldc)
+}
+
+// packedSgemm is C = pa·op(B) + beta·C for A packed by packAll (alpha
+// applied); ws supplies the panel of B and the edge tile.
+func packedSgemm(ws *workspace, pa []float32, m, k int, tB blas.Transpose, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if beta != 0 && beta != 1 {
+		scale(beta, m, n, c, ldc)
+	}
+	transB := tB != blas.NoTrans
+	mPad := roundUp(m, mr)
+	for pc := 0; pc < k; pc += kcMax {
+		kc := min(kcMax, k-pc)
+		block := pa[pc*mPad:][:mPad*kc]
+		// Beta 0: the first block overwrites C without reading it.
+		load := pc > 0 || beta != 0
+		for ic := 0; ic < m; ic += mcMax {
+			mc := min(mcMax, m-ic)
+			for jc := 0; jc < n; jc += nr {
+				nc := min(nr, n-jc)
+				// A full-width panel of an untransposed B is read in place.
+				bp, ldbp := ws.b, nr
+				if !transB && nc == nr {
+					bp, ldbp = b[pc*ldb+jc:], ldb
+				} else {
+					packB(ws.b, b, ldb, transB, pc, kc, jc, nc)
+				}
+				for ir := ic; ir < ic+mc; ir += mr {
+					rows := min(mr, m-ir)
+					ap := &block[ir*kc]
+					if rows == mr && nc == nr {
+						kern8x32(kc, ap, &bp[0], ldbp, &c[ir*ldc+jc], ldc, load)
+						continue
+					}
+					// An edge tile: computed whole into ws.tile, then the part
+					// inside C added or copied.
+					kern8x32(kc, ap, &bp[0], ldbp, &ws.tile[0], nr, false)
+					for r := range rows {
+						dst, src := c[(ir+r)*ldc+jc:][:nc], ws.tile[r*nr:][:nc]
+						if !load {
+							copy(dst, src)
+							continue
+						}
+						for j, v := range src {
+							dst[j] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// packAll packs alpha·op(A) (m×k) for packedSgemm into dst, grown if short:
+// for each block of kcMax steps of the inner dimension (pc), the block's
+// columns of all rows as packA lays them out, at offset pc·roundUp(m, mr).
+func packAll(dst, a []float32, lda int, trans bool, m, k int, alpha float32) []float32 {
+	mPad := roundUp(m, mr)
+	if need := mPad * k; cap(dst) < need {
+		dst = make([]float32, need)
+	} else {
+		dst = dst[:need]
+	}
+	for pc := 0; pc < k; pc += kcMax {
+		kc := min(kcMax, k-pc)
+		packA(dst[pc*mPad:][:mPad*kc], a, lda, trans, 0, m, pc, kc, alpha)
+	}
+	return dst
+}
+
+// packA writes rows ic..ic+mc and columns pc..pc+kc of op(A), times alpha,
+// into dst as mr-row panels: the panel of rows p..p+mr, at offset p·kc,
+// holds for each step q < kc the values of its rows at column pc+q,
+// contiguous; rows past mc are zero.
+func packA(dst, a []float32, lda int, trans bool, ic, mc, pc, kc int, alpha float32) {
+	for p := 0; p < mc; p += mr {
+		panel := dst[p*kc:][:mr*kc]
+		rows := min(mr, mc-p)
+		if trans {
+			for q := range kc {
+				d := panel[q*mr:][:rows]
+				for r, v := range a[(pc+q)*lda+ic+p:][:rows] {
+					d[r] = alpha * v
+				}
+			}
+		} else {
+			for r := range rows {
+				for q, v := range a[(ic+p+r)*lda+pc:][:kc] {
+					panel[q*mr+r] = alpha * v
+				}
+			}
+		}
+		if rows < mr {
+			for q := range kc {
+				clear(panel[q*mr+rows : (q+1)*mr])
+			}
+		}
+	}
+}
+
+// packB writes rows pc..pc+kc and columns jc..jc+nc of op(B) into dst as a
+// kc×nr panel, zero past column nc.
+func packB(dst, b []float32, ldb int, trans bool, pc, kc, jc, nc int) {
+	if trans {
+		for j := range nc {
+			for q, v := range b[(jc+j)*ldb+pc:][:kc] {
+				dst[q*nr+j] = v
+			}
+		}
+	} else {
+		for q := range kc {
+			copy(dst[q*nr:][:nc], b[(pc+q)*ldb+jc:][:nc])
+		}
+	}
+	if nc < nr {
+		for q := range kc {
+			clear(dst[q*nr+nc : (q+1)*nr])
+		}
+	}
+}
+
+// dotMinK is the inner dimension from which A·Bᵀ runs as dot products
+// (kdot4x4) instead of packing Bᵀ for kern8x32.
+const dotMinK = 128
+
+const (
+	dotKC = 512 // a multiple of 16
+	dotNC = 256
+)
+
+// dotSgemm is C = alpha·A·Bᵀ + (load ? C : 0) for row-major A (m×k) and B
+// (n×k): rows of both are contiguous, so each element of C is a dot
+// product, four by four. Blocks of dotKC steps of the inner dimension and
+// dotNC rows of B (dotNC·dotKC·4 = 512 KiB) keep the part of B that the
+// rows of A pass over in the L2 cache. Edge tiles repeat the last row of A
+// or B and keep only their valid part.
+func dotSgemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if beta != 0 && beta != 1 {
+		scale(beta, m, n, c, ldc)
+	}
+	var ap, bp [4]*float32
+	var tile [16]float32
+	for pc := 0; pc < k; pc += dotKC {
+		kc := min(dotKC, k-pc)
+		load := pc > 0 || beta != 0
+		for jc := 0; jc < n; jc += dotNC {
+			nc := min(dotNC, n-jc)
+			for i := 0; i < m; i += 4 {
+				rows := min(4, m-i)
+				for r := range ap {
+					ap[r] = &a[(i+min(r, rows-1))*lda+pc]
+				}
+				for j := jc; j < jc+nc; j += 4 {
+					cols := min(4, jc+nc-j)
+					for r := range bp {
+						bp[r] = &b[(j+min(r, cols-1))*ldb+pc]
+					}
+					if rows == 4 && cols == 4 {
+						kdot4x4(kc, &ap, &bp, alpha, &c[i*ldc+j], ldc, load)
+						continue
+					}
+					kdot4x4(kc, &ap, &bp, alpha, &tile[0], 4, false)
+					for r := range rows {
+						dst, src := c[(i+r)*ldc+j:][:cols], tile[r*4:][:cols]
+						if !load {
+							copy(dst, src)
+							continue
+						}
+						for q, v := range src {
+							dst[q] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package blas
+
+import "golang.org/x/sys/cpu"
+
+// haveKernels reports whether the CPU and the operating system run the
+// AVX-512 kernels of kernels_amd64.s.
+var haveKernels = cpu.X86.HasAVX512F
+
+// kern8x32 computes one 8×32 tile of C (row stride ldc):
+//
+//	C = (load ? C : 0) + Σ_{p<kc} a[8p:8p+8] ⊗ b[p·ldb : p·ldb+32]
+//
+// from a packed panel of A (8 values per step, one per row of the tile) and
+// 32 consecutive values of each of kc rows of B (row stride ldb). Strides are
+// in elements; kc may be 0.
+//
+//go:noescape
+func kern8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, load bool)
+
+// kdot4x4 computes one 4×4 tile of C = alpha·A·Bᵀ (row stride ldc), adding
+// the C it finds when load is set: C[i][j] = (load ? C[i][j] : 0) + alpha ·
+// Σ_{q<k} a[i][q]·b[j][q], for the rows a[0..3] of A and b[0..3] of B, each
+// k contiguous values, read 16 at a time (the last k mod 16 masked).
+//
+//go:noescape
+func kdot4x4(k int, a, b *[4]*float32, alpha float32, c *float32, ldc int, load bool)
