@@ -91,6 +91,66 @@ type convKernel struct {
 	// The filters as the GEMMs use them, packed once per batch: for the
 	// forward pass, and transposed for the col2im input gradient.
 	packedW, packedWT rqblas.PackedA
+
+	// The implicit GEMM (see implicit): each image is copied into a
+	// zero-padded plane of hp×wp per channel (padded, per worker; the
+	// borders are never written, so they stay zero), whose shifts by the
+	// offsets rows are the rows of im2col's matrix over the padded width;
+	// wide holds the output over that width (nWide = oh·wp positions, the
+	// last kw−1 of each row outside the image), and wideGrad the output
+	// gradient spread over the same positions (zero outside).
+	hp, wp, nWide int
+	rows          []int
+	padded, wide  [][]float32
+	wideGrad      [][]float32
+}
+
+// convPath chooses how stride-1 convolutions run: convAuto picks the
+// implicit GEMM where the assembly kernels run and im2col elsewhere; tests
+// force either.
+type convPath int
+
+const (
+	convAuto convPath = iota
+	convIm2col
+	convImplicit
+)
+
+var stride1Path = convAuto
+
+// implicit reports whether the convolution's filter gradient runs as an
+// implicit GEMM: its dot products read the rows of im2col's matrix as
+// shifted windows of the zero-padded image instead of copies (im2col copies
+// every input value KH·KW times), at the price of kw−1 wasted positions per
+// output row. Only for stride 1, and by default only with the assembly
+// kernels, which read such rows in place (other backends would copy them
+// anyway). Per layer at batch 128 it was as fast or faster on every shape
+// measured (ResNet's three and MNIST's second; BENCHMARKS.md).
+func (k *convKernel) implicit() bool {
+	if k.stride != 1 {
+		return false
+	}
+	switch stride1Path {
+	case convIm2col:
+		return false
+	case convImplicit:
+		return true
+	}
+	return rqblas.Kernels()
+}
+
+// implicitForward reports whether the forward pass runs as an implicit GEMM
+// too. There it also pays a row-by-row copy of the image into the padded
+// planes and of the wide output back, short copies that cost more than the
+// im2col copies they replace on small images with small kernels: measured
+// per layer, faster for ResNet's 32×32 and MNIST's 28×28 and 14×14 (5×5)
+// layers, slower for ResNet's 16×16 and 8×8 (3×3). KH·KW·OW ≥ 256 separates
+// the two.
+func (k *convKernel) implicitForward() bool {
+	if !k.implicit() {
+		return false
+	}
+	return stride1Path == convImplicit || k.kh*k.kw*k.ow >= 256
 }
 
 func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
@@ -159,8 +219,48 @@ func (k *convKernel) colLen() int { return k.c * k.kh * k.kw * k.oh * k.ow }
 // then only index them.
 func (k *convKernel) prepare() {
 	workers := min(maxWorkers(), k.n)
+	if k.implicit() {
+		k.prepareImplicit(workers)
+	}
+	if !k.implicitForward() {
+		k.prepareCols(workers)
+	}
+}
+
+// prepareCols allocates the im2col buffers.
+func (k *convKernel) prepareCols(workers int) {
 	for len(k.cols) < workers {
 		k.cols = append(k.cols, make([]float32, k.colLen()))
+	}
+}
+
+// prepareImplicit sets up the implicit GEMM's geometry and buffers.
+func (k *convKernel) prepareImplicit(workers int) {
+	if k.rows == nil {
+		k.hp, k.wp = k.h+2*k.pad, k.w+2*k.pad
+		k.nWide = k.oh * k.wp
+		k.rows = make([]int, 0, k.c*k.kh*k.kw)
+		for c := range k.c {
+			for i := range k.kh {
+				for j := range k.kw {
+					k.rows = append(k.rows, (c*k.hp+i)*k.wp+j)
+				}
+			}
+		}
+	}
+	// The last row's window ends kw−1 values past the last plane.
+	for len(k.padded) < workers {
+		k.padded = append(k.padded, make([]float32, k.c*k.hp*k.wp+k.kw-1))
+		k.wide = append(k.wide, make([]float32, k.o*k.nWide))
+	}
+}
+
+// padImage copies image x (C,H,W) into the interior of the padded planes.
+func (k *convKernel) padImage(x, padded []float32) {
+	for c := range k.c {
+		for y := range k.h {
+			copy(padded[(c*k.hp+y+k.pad)*k.wp+k.pad:][:k.w], x[(c*k.h+y)*k.w:][:k.w])
+		}
 	}
 }
 
@@ -298,6 +398,34 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
 	gemm.pack(&k.packedW, blas.NoTrans, k.o, ckk, w, ckk)
+	if k.implicitForward() {
+		var b []float32
+		if k.bias {
+			b = in[2]
+		}
+		parallelFor(k.n, func(wk, lo, hi int) {
+			padded, wide := k.padded[wk], k.wide[wk]
+			for n := lo; n < hi; n++ {
+				k.padImage(x[n*chw:(n+1)*chw], padded)
+				k.packedW.SgemmRows(k.nWide, padded, k.rows, 0, wide, k.nWide)
+				// Keep the first ow of every wp columns, adding the bias.
+				o := out[n*k.o*ohw : (n+1)*k.o*ohw]
+				for oc := range k.o {
+					for oy := range k.oh {
+						dst := o[(oc*k.oh+oy)*k.ow:][:k.ow]
+						copy(dst, wide[oc*k.nWide+oy*k.wp:][:k.ow])
+						if b != nil {
+							bv := b[oc]
+							for i := range dst {
+								dst[i] += bv
+							}
+						}
+					}
+				}
+			}
+		})
+		return nil
+	}
 	parallelFor(k.n, func(wk, lo, hi int) {
 		col := k.scratch(wk)
 		for n := lo; n < hi; n++ {
@@ -332,6 +460,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			return t.forward(dIn, [][]float32{dOut, k.flipped})
 		}
 		// Otherwise col = Wᵀ·dOut_n, then col2im.
+		k.prepareCols(min(maxWorkers(), k.n))
 		clear(dIn)
 		gemm.pack(&k.packedWT, blas.Trans, ckk, k.o, w, ckk)
 		parallelFor(k.n, func(wk, lo, hi int) {
@@ -346,15 +475,37 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		for len(k.partial) < workers {
 			k.partial = append(k.partial, make([]float32, len(dIn)))
 		}
-		parallelFor(k.n, func(wk, lo, hi int) {
-			col := k.scratch(wk)
-			acc := k.partial[wk]
-			clear(acc)
-			for n := lo; n < hi; n++ {
-				k.im2col(x[n*chw:(n+1)*chw], col)
-				gemm.Sgemm(blas.NoTrans, blas.Trans, k.o, ckk, ohw, 1, dOut[n*k.o*ohw:], ohw, col, ohw, 1, acc, ckk)
+		if k.implicit() {
+			for len(k.wideGrad) < workers {
+				k.wideGrad = append(k.wideGrad, make([]float32, k.o*k.nWide))
 			}
-		})
+			parallelFor(k.n, func(wk, lo, hi int) {
+				padded, g, acc := k.padded[wk], k.wideGrad[wk], k.partial[wk]
+				clear(acc)
+				for n := lo; n < hi; n++ {
+					k.padImage(x[n*chw:(n+1)*chw], padded)
+					// dOut over the wide positions; the kw−1 columns past
+					// each row stay zero, so the windows there add nothing.
+					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]
+					for oc := range k.o {
+						for oy := range k.oh {
+							copy(g[oc*k.nWide+oy*k.wp:][:k.ow], d[(oc*k.oh+oy)*k.ow:][:k.ow])
+						}
+					}
+					rqblas.SgemmRowsT(k.o, ckk, k.nWide, 1, g, k.nWide, padded, k.rows, 1, acc, ckk)
+				}
+			})
+		} else {
+			parallelFor(k.n, func(wk, lo, hi int) {
+				col := k.scratch(wk)
+				acc := k.partial[wk]
+				clear(acc)
+				for n := lo; n < hi; n++ {
+					k.im2col(x[n*chw:(n+1)*chw], col)
+					gemm.Sgemm(blas.NoTrans, blas.Trans, k.o, ckk, ohw, 1, dOut[n*k.o*ohw:], ohw, col, ohw, 1, acc, ckk)
+				}
+			})
+		}
 		copy(dIn, k.partial[0])
 		for _, p := range k.partial[1:workers] {
 			for j, v := range p {

@@ -82,8 +82,26 @@ func convTolerance(k, scale float64) float64 {
 	return 1e-5 * math.Max(1, k/100) * math.Max(scale, 1)
 }
 
+// forEachConvPath runs f with stride-1 convolutions forced through im2col
+// and through the implicit GEMM in turn (on every GEMM backend; the
+// implicit GEMM copies the rows where the assembly kernels do not run).
+func forEachConvPath(t *testing.T, f func(t *testing.T)) {
+	defer func(p convPath) { stride1Path = p }(stride1Path)
+	for _, p := range []struct {
+		name string
+		path convPath
+	}{{"im2col", convIm2col}, {"implicit", convImplicit}} {
+		stride1Path = p.path
+		t.Run(p.name, f)
+	}
+}
+
 // The conv kernel against its definition.
 func TestConvKernelMatchesDefinition(t *testing.T) {
+	forEachConvPath(t, testConvForward)
+}
+
+func testConvForward(t *testing.T) {
 	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
@@ -122,6 +140,10 @@ func TestConvKernelMatchesDefinition(t *testing.T) {
 // forward sum multiplies. Tolerances as in the forward test, with K the
 // number of terms of each gradient sum.
 func TestConvKernelBackwardMatchesDefinition(t *testing.T) {
+	forEachConvPath(t, testConvBackward)
+}
+
+func testConvBackward(t *testing.T) {
 	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, 8))

@@ -176,6 +176,11 @@ func Backend() string {
 	return current().String()
 }
 
+// Kernels reports whether Sgemm runs robustq's assembly kernels in this
+// process, which read matrices given by row offsets (PackedA.SgemmRows,
+// SgemmRowsT) in place; other backends copy them first.
+func Kernels() bool { return current().kernels }
+
 // SetThreads sets the number of threads OpenBLAS runs each Sgemm call on to
 // n (at least 1), for the whole process, and reports whether it did: false
 // when the backend is gonum or the kernels (which run on the calling
@@ -291,6 +296,12 @@ func fitsInt32(v ...int) bool {
 // check panics, as gonum's Sgemm does and in the same order, on invalid
 // arguments: O(1) work.
 func check(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	checkExcept(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, false)
+}
+
+// checkExcept is check, without the length check of b when bByRows is set
+// (a matrix given by row offsets, which checkRows checks).
+func checkExcept(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bByRows bool) {
 	valid := func(t blas.Transpose) bool {
 		return t == blas.NoTrans || t == blas.Trans || t == blas.ConjTrans
 	}
@@ -328,7 +339,7 @@ func check(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32
 	switch {
 	case len(a) < (aRows-1)*lda+aCols:
 		panic(shortA)
-	case len(b) < (bRows-1)*ldb+bCols:
+	case !bByRows && len(b) < (bRows-1)*ldb+bCols:
 		panic(shortB)
 	case len(c) < (m-1)*ldc+n:
 		panic(shortC)

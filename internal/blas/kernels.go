@@ -34,18 +34,35 @@ var workspaces = sync.Pool{New: func() any {
 // accepted with m, n, k ≥ 1 and alpha ≠ 0. It runs on the calling goroutine.
 func kernelSgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if tA == blas.NoTrans && tB != blas.NoTrans && k >= dotMinK {
-		dotSgemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		dotSgemm(m, n, k, alpha, a, lda, matrix{s: b, ld: ldb}, beta, c, ldc)
 		return
 	}
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
 	ws.a = packAll(ws.a, a, lda, tA != blas.NoTrans, m, k, alpha)
-	packedSgemm(ws, ws.a, m, k, tB, n, b, ldb, beta, c, ldc)
+	packedSgemm(ws, ws.a, m, k, tB, n, matrix{s: b, ld: ldb}, beta, c, ldc)
+}
+
+// matrix is an operand stored in s: row q starts at s[rows[q]] when rows is
+// set (the rows of an implicit im2col matrix: shifts of one image), at
+// s[q·ld] otherwise.
+type matrix struct {
+	s    []float32
+	ld   int
+	rows []int
+}
+
+func (x matrix) row(q int) int {
+	if x.rows != nil {
+		return x.rows[q]
+	}
+	return q * x.ld
 }
 
 // packedSgemm is C = pa·op(B) + beta·C for A packed by packAll (alpha
-// applied); ws supplies the panel of B and the edge tile.
-func packedSgemm(ws *workspace, pa []float32, m, k int, tB blas.Transpose, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// applied); ws supplies the panel of B and the edge tile. B given by row
+// offsets must not be transposed.
+func packedSgemm(ws *workspace, pa []float32, m, k int, tB blas.Transpose, n int, b matrix, beta float32, c []float32, ldc int) {
 	if beta != 0 && beta != 1 {
 		scale(beta, m, n, c, ldc)
 	}
@@ -61,22 +78,30 @@ func packedSgemm(ws *workspace, pa []float32, m, k int, tB blas.Transpose, n int
 			for jc := 0; jc < n; jc += nr {
 				nc := min(nr, n-jc)
 				// A full-width panel of an untransposed B is read in place.
-				bp, ldbp := ws.b, nr
-				if !transB && nc == nr {
-					bp, ldbp = b[pc*ldb+jc:], ldb
-				} else {
-					packB(ws.b, b, ldb, transB, pc, kc, jc, nc)
+				inPlace := !transB && nc == nr
+				if !inPlace {
+					packB(ws.b, b, transB, pc, kc, jc, nc)
+				}
+				tile := func(ap, cp *float32, ldc int, load bool) {
+					switch {
+					case !inPlace:
+						kern8x32(kc, ap, &ws.b[0], nr, cp, ldc, load)
+					case b.rows != nil:
+						kern8x32rows(kc, ap, &b.s[jc], &b.rows[pc], cp, ldc, load)
+					default:
+						kern8x32(kc, ap, &b.s[pc*b.ld+jc], b.ld, cp, ldc, load)
+					}
 				}
 				for ir := ic; ir < ic+mc; ir += mr {
 					rows := min(mr, m-ir)
 					ap := &block[ir*kc]
 					if rows == mr && nc == nr {
-						kern8x32(kc, ap, &bp[0], ldbp, &c[ir*ldc+jc], ldc, load)
+						tile(ap, &c[ir*ldc+jc], ldc, load)
 						continue
 					}
 					// An edge tile: computed whole into ws.tile, then the part
 					// inside C added or copied.
-					kern8x32(kc, ap, &bp[0], ldbp, &ws.tile[0], nr, false)
+					tile(ap, &ws.tile[0], nr, false)
 					for r := range rows {
 						dst, src := c[(ir+r)*ldc+jc:][:nc], ws.tile[r*nr:][:nc]
 						if !load {
@@ -144,16 +169,16 @@ func packA(dst, a []float32, lda int, trans bool, ic, mc, pc, kc int, alpha floa
 
 // packB writes rows pc..pc+kc and columns jc..jc+nc of op(B) into dst as a
 // kc×nr panel, zero past column nc.
-func packB(dst, b []float32, ldb int, trans bool, pc, kc, jc, nc int) {
+func packB(dst []float32, b matrix, trans bool, pc, kc, jc, nc int) {
 	if trans {
 		for j := range nc {
-			for q, v := range b[(jc+j)*ldb+pc:][:kc] {
+			for q, v := range b.s[b.row(jc+j)+pc:][:kc] {
 				dst[q*nr+j] = v
 			}
 		}
 	} else {
 		for q := range kc {
-			copy(dst[q*nr:][:nc], b[(pc+q)*ldb+jc:][:nc])
+			copy(dst[q*nr:][:nc], b.s[b.row(pc+q)+jc:][:nc])
 		}
 	}
 	if nc < nr {
@@ -178,7 +203,7 @@ const (
 // dotNC rows of B (dotNC·dotKC·4 = 512 KiB) keep the part of B that the
 // rows of A pass over in the L2 cache. Edge tiles repeat the last row of A
 // or B and keep only their valid part.
-func dotSgemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func dotSgemm(m, n, k int, alpha float32, a []float32, lda int, b matrix, beta float32, c []float32, ldc int) {
 	if beta != 0 && beta != 1 {
 		scale(beta, m, n, c, ldc)
 	}
@@ -197,7 +222,7 @@ func dotSgemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb
 				for j := jc; j < jc+nc; j += 4 {
 					cols := min(4, jc+nc-j)
 					for r := range bp {
-						bp[r] = &b[(j+min(r, cols-1))*ldb+pc]
+						bp[r] = &b.s[b.row(j+min(r, cols-1))+pc]
 					}
 					if rows == 4 && cols == 4 {
 						kdot4x4(kc, &ap, &bp, alpha, &c[i*ldc+j], ldc, load)

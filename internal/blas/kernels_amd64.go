@@ -24,3 +24,10 @@ func kern8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, load bool)
 //
 //go:noescape
 func kdot4x4(k int, a, b *[4]*float32, alpha float32, c *float32, ldc int, load bool)
+
+// kern8x32rows is kern8x32 with the rows of B found through offsets: row p
+// starts at b[rows[p]] (so that the rows of an implicit im2col matrix are
+// shifts of one padded image).
+//
+//go:noescape
+func kern8x32rows(kc int, a, b *float32, rows *int, c *float32, ldc int, load bool)

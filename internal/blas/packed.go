@@ -62,5 +62,5 @@ func (p *PackedA) Sgemm(tB blas.Transpose, n int, b []float32, ldb int, beta flo
 	}
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
-	packedSgemm(ws, p.packed, p.m, p.k, tB, n, b, ldb, beta, c, ldc)
+	packedSgemm(ws, p.packed, p.m, p.k, tB, n, matrix{s: b, ld: ldb}, beta, c, ldc)
 }

@@ -1,0 +1,84 @@
+package blas
+
+import (
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// badRows is the panic message for row offsets that do not fit their slice.
+const badRows = "blas: row offset out of range"
+
+// checkRows panics unless there are count offsets and each row,
+// b[off:off+width], lies inside b.
+func checkRows(b []float32, rows []int, count, width int) {
+	if len(rows) != count {
+		panic(badRows)
+	}
+	for _, off := range rows {
+		if off < 0 || off > len(b)-width {
+			panic(badRows)
+		}
+	}
+}
+
+// gathered is scratch space for the backends without the kernels, which
+// copy rows given by offsets into an ordinary matrix.
+var gathered = sync.Pool{New: func() any { return new([]float32) }}
+
+// gather copies count rows of width values, row q from b[rows[q]:], into a
+// count×width matrix from the pool; put it back with gathered.Put.
+func gather(b []float32, rows []int, width int) *[]float32 {
+	buf := gathered.Get().(*[]float32)
+	if need := len(rows) * width; cap(*buf) < need {
+		*buf = make([]float32, need)
+	} else {
+		*buf = (*buf)[:need]
+	}
+	for q, off := range rows {
+		copy((*buf)[q*width:][:width], b[off:off+width])
+	}
+	return buf
+}
+
+// SgemmRows computes C = alpha·op(A)·B + beta·C with the A and alpha that
+// Pack was given, where B is the k×n matrix whose row q is
+// b[rows[q] : rows[q]+n]: an implicit im2col matrix, whose rows are shifted
+// windows of one zero-padded image, multiplied without being formed. C is
+// m×n. It panics as Sgemm does, and if len(rows) ≠ k or a row leaves b.
+func (p *PackedA) SgemmRows(n int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	checkExcept(p.tA, blas.NoTrans, p.m, n, p.k, p.a, p.lda, b, max(n, 1), c, ldc, true)
+	checkRows(b, rows, p.k, n)
+	if !p.be.kernels || len(p.packed) == 0 {
+		buf := gather(b, rows, n)
+		defer gathered.Put(buf)
+		p.Sgemm(blas.NoTrans, n, *buf, max(n, 1), beta, c, ldc)
+		return
+	}
+	if n == 0 || p.m == 0 {
+		return
+	}
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
+	packedSgemm(ws, p.packed, p.m, p.k, blas.NoTrans, n, matrix{s: b, rows: rows}, beta, c, ldc)
+}
+
+// SgemmRowsT computes C = alpha·A·Bᵀ + beta·C for A m×k (row-major, lda)
+// and the n×k matrix B whose row j is b[rows[j] : rows[j]+k]: the filter
+// gradient of an implicit-im2col convolution. It panics as Sgemm does, and
+// if len(rows) ≠ n or a row leaves b.
+func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	sgemmRowsT(current(), m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
+}
+
+func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+	checkExcept(blas.NoTrans, blas.Trans, m, n, k, a, lda, b, max(k, 1), c, ldc, true)
+	checkRows(b, rows, n, k)
+	if !be.kernels || k < dotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
+		buf := gather(b, rows, k)
+		defer gathered.Put(buf)
+		sgemm(be, blas.NoTrans, blas.Trans, m, n, k, alpha, a, lda, *buf, max(k, 1), beta, c, ldc)
+		return
+	}
+	dotSgemm(m, n, k, alpha, a, lda, matrix{s: b, rows: rows}, beta, c, ldc)
+}

@@ -1,0 +1,112 @@
+package blas
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// rowsCase is a problem of TestSgemmRows: B (or Bᵀ's rows) given by random,
+// overlapping offsets into src, and the same B stored explicitly in o.
+type rowsCase struct {
+	name string
+	o    *operands
+	src  []float32
+	rows []int
+}
+
+// rowsCases calls f with problems whose B is a set of windows of one slice,
+// for op(B) = B (trans false: k rows of n) or Bᵀ (n rows of k).
+func rowsCases(trans bool, f func(tc rowsCase, alpha, beta float32)) {
+	rnd := rand.New(rand.NewPCG(5, 5))
+	sizes := []struct{ m, n, k int }{
+		{1, 1, 1}, {17, 29, 40}, {5, 33, 130}, {16, 1088, 144}, {9, 300, 600},
+	}
+	for _, sz := range sizes {
+		for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+			if trans && tA == blas.Trans {
+				continue // SgemmRowsT takes A untransposed
+			}
+			for _, sc := range []struct{ alpha, beta float32 }{{1, 0}, {-0.5, 1}, {2, -1.5}, {0, 0.5}} {
+				tB, count, width := blas.NoTrans, sz.k, sz.n
+				if trans {
+					tB, count, width = blas.Trans, sz.n, sz.k
+				}
+				o := newOperands(rnd, tA, tB, sz.m, sz.n, sz.k, 2, sc.beta == 0)
+				src := make([]float32, width+3*count)
+				for i := range src {
+					src[i] = float32(2*rnd.Float64() - 1)
+				}
+				rows := make([]int, count)
+				o.b, o.ldb = make([]float32, count*width), width
+				for q := range rows {
+					rows[q] = rnd.IntN(len(src) - width + 1)
+					copy(o.b[q*width:], src[rows[q]:rows[q]+width])
+				}
+				f(rowsCase{
+					name: fmt.Sprintf("%dx%dx%d/tA=%c/alpha=%g,beta=%g", sz.m, sz.n, sz.k, tA, sc.alpha, sc.beta),
+					o:    o, src: src, rows: rows,
+				}, sc.alpha, sc.beta)
+			}
+		}
+	}
+}
+
+// TestSgemmRows checks PackedA.SgemmRows on every backend against the
+// float64 reference of the explicit matrix.
+func TestSgemmRows(t *testing.T) {
+	for _, be := range backends() {
+		var p PackedA
+		rowsCases(false, func(tc rowsCase, alpha, beta float32) {
+			o := tc.o
+			ref, mag := o.reference(alpha, beta)
+			p.pack(be, o.tA, o.m, o.k, alpha, o.a, o.lda)
+			got := append([]float32(nil), o.c...)
+			p.SgemmRows(o.n, tc.src, tc.rows, beta, got, o.ldc)
+			checkResult(t, backendName(be)+"/"+tc.name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
+		})
+	}
+}
+
+// TestSgemmRowsT checks SgemmRowsT on every backend against the float64
+// reference of the explicit matrix.
+func TestSgemmRowsT(t *testing.T) {
+	for _, be := range backends() {
+		rowsCases(true, func(tc rowsCase, alpha, beta float32) {
+			o := tc.o
+			ref, mag := o.reference(alpha, beta)
+			got := append([]float32(nil), o.c...)
+			sgemmRowsT(be, o.m, o.n, o.k, alpha, o.a, o.lda, tc.src, tc.rows, beta, got, o.ldc)
+			checkResult(t, backendName(be)+"/"+tc.name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
+		})
+	}
+}
+
+// TestRowsPanics checks that offsets outside the slice, or too few of them,
+// are rejected before any work.
+func TestRowsPanics(t *testing.T) {
+	a, b, c := make([]float32, 6), make([]float32, 10), make([]float32, 6)
+	var p PackedA
+	p.Pack(blas.NoTrans, 2, 3, 1, a, 3)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"row past the end", func() { p.SgemmRows(3, b, []int{0, 7, 8}, 0, c, 3) }},
+		{"negative offset", func() { p.SgemmRows(3, b, []int{0, -1, 2}, 0, c, 3) }},
+		{"too few rows", func() { p.SgemmRows(3, b, []int{0, 1}, 0, c, 3) }},
+		{"transposed: row past the end", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 8}, 0, c, 2) }},
+		{"transposed: too many rows", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 1, 2}, 0, c, 2) }},
+	} {
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			tc.f()
+			return nil
+		}()
+		if got != badRows {
+			t.Errorf("%s: panic %v, want %q", tc.name, got, badRows)
+		}
+	}
+}
