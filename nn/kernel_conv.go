@@ -124,8 +124,10 @@ var stride1Path = convAuto
 // every input value KH·KW times), at the price of kw−1 wasted positions per
 // output row. Only for stride 1, and by default only with the assembly
 // kernels, which read such rows in place (other backends would copy them
-// anyway). Per layer at batch 128 it was as fast or faster on every shape
-// measured (ResNet's three and MNIST's second; BENCHMARKS.md).
+// anyway), and only where the dot products are long enough for them to
+// run in place (rqblas.DotMinK positions). Medians of five runs per layer
+// at batch 128: 5.6 ms against im2col's 7.2 ms on ResNet's 16×16 layers;
+// 9.5 against 8.2 ms on its 8×8 layers, which are too short.
 func (k *convKernel) implicit() bool {
 	if k.stride != 1 {
 		return false
@@ -136,7 +138,7 @@ func (k *convKernel) implicit() bool {
 	case convImplicit:
 		return true
 	}
-	return rqblas.Kernels()
+	return rqblas.Kernels() && k.oh*(k.w+2*k.pad) >= rqblas.DotMinK
 }
 
 // implicitForward reports whether the forward pass runs as an implicit GEMM

@@ -85,23 +85,15 @@ func (k *leakyReLUKernel) outShape() tensor.Shape { return k.shape }
 func (k *leakyReLUKernel) differentiable() []bool { return []bool{true} }
 func (k *leakyReLUKernel) forward(out []float32, in [][]float32) error {
 	x := in[0]
-	slope := math.Float32bits(k.slope)
 	parallelRange(len(x), func(lo, hi int) {
-		o := out[lo:hi]
-		for i, v := range x[lo:hi] {
-			o[i] = v * reluFactor(v, slope)
-		}
+		leaky(out[lo:hi], x[lo:hi], x[lo:hi], k.slope)
 	})
 	return nil
 }
 func (k *leakyReLUKernel) backward(_ int, dIn []float32, in [][]float32, _, dOut []float32) error {
 	x := in[0]
-	slope := math.Float32bits(k.slope)
 	parallelRange(len(x), func(lo, hi int) {
-		d, g := dIn[lo:hi], dOut[lo:hi]
-		for i, v := range x[lo:hi] {
-			d[i] = g[i] * reluFactor(v, slope)
-		}
+		leaky(dIn[lo:hi], dOut[lo:hi], x[lo:hi], k.slope)
 	})
 	return nil
 }

@@ -65,25 +65,6 @@ func (k *batchNormKernel) channel(x []float32, c int, f func(run []float32, off 
 	}
 }
 
-// sums returns Σa and Σa·b over the run, in float64 with four independent
-// accumulators each (one dependency chain would bound the loop by the
-// latency of an add).
-func sums(a, b []float32) (sa, sab float64) {
-	b = b[:len(a)]
-	var a0, a1, a2, a3, p0, p1, p2, p3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		x0, x1, x2, x3 := float64(a[i]), float64(a[i+1]), float64(a[i+2]), float64(a[i+3])
-		a0, a1, a2, a3 = a0+x0, a1+x1, a2+x2, a3+x3
-		p0, p1 = p0+x0*float64(b[i]), p1+x1*float64(b[i+1])
-		p2, p3 = p2+x2*float64(b[i+2]), p3+x3*float64(b[i+3])
-	}
-	for ; i < len(a); i++ {
-		a0 += float64(a[i])
-		p0 += float64(a[i]) * float64(b[i])
-	}
-	return (a0 + a1) + (a2 + a3), (p0 + p1) + (p2 + p3)
-}
 
 func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 	x, gamma, beta := in[0], in[1], in[2]
@@ -116,9 +97,7 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 			shift := float32(float64(beta[c]) - mean*float64(gamma[c])*istd)
 			k.channel(x, c, func(run []float32, off int) {
 				o := out[off : off+len(run)]
-				for i, v := range run {
-					o[i] = v*scale + shift
-				}
+				scaleShift(o, run, scale, shift)
 			})
 		}
 	})
@@ -153,9 +132,7 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, _, dOut
 				gi := float32(float64(gamma[c]) * k.istd[c])
 				k.channel(dOut, c, func(g []float32, off int) {
 					d := dIn[off : off+len(g)]
-					for j, v := range g {
-						d[j] = gi * v
-					}
+					scaleShift(d, g, gi, 0)
 				})
 			}
 		})
@@ -185,9 +162,7 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, _, dOut
 				k.channel(x, c, func(run []float32, o int) {
 					g := dOut[o : o+len(run)]
 					d := dIn[o : o+len(run)]
-					for j, v := range run {
-						d[j] = a*g[j] + b*(v-mean) + off
-					}
+					bnGrad(d, g, run, a, b, mean, off)
 				})
 			}
 		})

@@ -1,0 +1,67 @@
+package nn
+
+import "golang.org/x/sys/cpu"
+
+// vecAVX512 is whether the loops of vec_amd64.s run here; tests switch it
+// off to compare them with the Go loops.
+var vecAVX512 = cpu.X86.HasAVX512F
+
+//go:noescape
+func sums16(a, b *float32, n int) (sa, sab float64)
+
+//go:noescape
+func scaleShift16(dst, src *float32, n int, s, t float32)
+
+//go:noescape
+func bnGrad16(d, dy, x *float32, n int, a, b, mean, off float32)
+
+//go:noescape
+func leaky16(dst, dy, x *float32, n int, slope float32)
+
+// sums returns Σa and Σa·b (len(b) ≥ len(a)) in float64.
+func sums(a, b []float32) (sa, sab float64) {
+	n := len(a) &^ 15
+	if !vecAVX512 || n == 0 {
+		return sumsGo(a, b)
+	}
+	b = b[:len(a)]
+	sa, sab = sums16(&a[0], &b[0], n)
+	ta, tab := sumsGo(a[n:], b[n:])
+	return sa + ta, sab + tab
+}
+
+// scaleShift sets dst = src·s + t.
+func scaleShift(dst, src []float32, s, t float32) {
+	n := len(src) &^ 15
+	if !vecAVX512 || n == 0 {
+		scaleShiftGo(dst, src, s, t)
+		return
+	}
+	dst = dst[:len(src)]
+	scaleShift16(&dst[0], &src[0], n, s, t)
+	scaleShiftGo(dst[n:], src[n:], s, t)
+}
+
+// bnGrad sets d = a·g + b·(x − mean) + off.
+func bnGrad(d, g, x []float32, a, b, mean, off float32) {
+	n := len(x) &^ 15
+	if !vecAVX512 || n == 0 {
+		bnGradGo(d, g, x, a, b, mean, off)
+		return
+	}
+	d, g = d[:len(x)], g[:len(x)]
+	bnGrad16(&d[0], &g[0], &x[0], n, a, b, mean, off)
+	bnGradGo(d[n:], g[n:], x[n:], a, b, mean, off)
+}
+
+// leaky sets dst = g·f(x), f as in leakyGo.
+func leaky(dst, g, x []float32, slope float32) {
+	n := len(x) &^ 15
+	if !vecAVX512 || n == 0 {
+		leakyGo(dst, g, x, slope)
+		return
+	}
+	dst, g = dst[:len(x)], g[:len(x)]
+	leaky16(&dst[0], &g[0], &x[0], n, slope)
+	leakyGo(dst[n:], g[n:], x[n:], slope)
+}

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package nn
+
+// vecAVX512 is false: the assembly loops exist for amd64 only.
+var vecAVX512 = false
+
+func sums(a, b []float32) (sa, sab float64)             { return sumsGo(a, b) }
+func scaleShift(dst, src []float32, s, t float32)       { scaleShiftGo(dst, src, s, t) }
+func bnGrad(d, g, x []float32, a, b, mean, off float32) { bnGradGo(d, g, x, a, b, mean, off) }
+func leaky(dst, g, x []float32, slope float32)          { leakyGo(dst, g, x, slope) }

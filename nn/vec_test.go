@@ -1,0 +1,61 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestVecMatchesGo checks the AVX-512 loops against the Go loops on lengths
+// around their 16-element blocks, with zeros of both signs and NaN among
+// the inputs: bit for bit for the elementwise loops (they round the same
+// way), and for the float64 sums within n·2⁻⁵³ of the sum of magnitudes
+// (both add exactly converted float32 values and exact products in a
+// different order; Higham §3.1 bounds each by n−1 roundings).
+func TestVecMatchesGo(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 15, 16, 17, 33, 100, 1031} {
+		x, y := randSlice(r, n, -3, 3), randSlice(r, n, -3, 3)
+		x[0], y[n-1] = float32(math.Copysign(0, -1)), 0
+		if n > 2 {
+			x[n/2] = float32(math.NaN())
+		}
+		got, want := make([]float32, n), make([]float32, n)
+		same := func(name string) {
+			t.Helper()
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Errorf("%s, n=%d: [%d] = %v, Go loop %v", name, n, i, got[i], want[i])
+					return
+				}
+			}
+		}
+		scaleShift(got, x, 1.7, -0.3)
+		scaleShiftGo(want, x, 1.7, -0.3)
+		same("scaleShift")
+		bnGrad(got, y, x, 0.9, -1.1, 0.25, 0.05)
+		bnGradGo(want, y, x, 0.9, -1.1, 0.25, 0.05)
+		same("bnGrad")
+		leaky(got, y, x, 0.1)
+		leakyGo(want, y, x, 0.1)
+		same("leaky")
+
+		if n > 2 {
+			x[n/2] = 1 // sums: finite inputs
+		}
+		sa, sab := sums(x, y)
+		ga, gab := sumsGo(x, y)
+		var ma, mab float64
+		for i := range x {
+			ma += math.Abs(float64(x[i]))
+			mab += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		tol := float64(n) * 0x1p-53
+		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
+			t.Errorf("sums, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
+		}
+	}
+}
