@@ -65,7 +65,6 @@ func (k *batchNormKernel) channel(x []float32, c int, f func(run []float32, off 
 	}
 }
 
-
 func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 	x, gamma, beta := in[0], in[1], in[2]
 	k.sumsFor = nil
