@@ -22,16 +22,21 @@
 // prints. Network.Save and Network.Load move weights to and from
 // safetensors files with PyTorch's parameter names and layouts.
 //
-// Each layer's arithmetic is a kernel (convolution by im2col and GEMM,
-// pooling, batch norm, activations, the loss) wrapped in a custom Gorgonia
-// operation; Gorgonia orders the operations and accumulates gradients.
+// Each layer's arithmetic is a kernel (convolution by GEMM over im2col's
+// matrix, read in place as shifted windows of the padded image where that
+// pays; pooling, batch norm, activations, the loss) wrapped in a custom
+// Gorgonia operation; Gorgonia orders the operations and accumulates
+// gradients. Batch norm's and leaky ReLU's loops use AVX-512 where the CPU
+// has it, rounding exactly as their Go versions do.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.
 //
-// The GEMM under conv and dense layers is OpenBLAS when the machine has it
-// (found at run time, no cgo; see GEMMBackend) and gonum's pure Go
-// otherwise. The kernels split work over GOMAXPROCS goroutines themselves,
+// The GEMM under conv and dense layers is robustq's AVX-512 assembly where
+// the CPU has AVX-512, OpenBLAS where it does not and the machine has it
+// (found at run time, no cgo), and gonum's pure Go otherwise; GEMMBackend
+// says which, and the environment variable ROBUSTQ_BLAS overrides the
+// choice ("gonum", "openblas", or a library's path). The kernels split work over GOMAXPROCS goroutines themselves,
 // so on first use they set OpenBLAS to one thread per call, process-wide.
 //
 // # Invariants
