@@ -11,41 +11,75 @@ import (
 )
 
 // benchSizes are GEMMs that robustq runs (m×n×k: C is m×n, the inner
-// dimension is k).
+// dimension is k; tB: B transposed, the filter gradients and dense layers).
 var benchSizes = []struct {
 	name    string
 	m, n, k int
+	tB      blas.Transpose
 }{
-	{"64x196x800", 64, 196, 800},       // MNIST conv2 (5×5×32→64 at 14×14), one image
-	{"64x25088x800", 64, 25088, 800},   // the same for a batch of 128
-	{"128x1024x3136", 128, 1024, 3136}, // MNIST FC 3136→1024, batch 128
-	{"160x1024x1440", 160, 1024, 1440}, // ResNet w=10: 3×3×160→160 at 32×32, one image
-	{"16x1024x144", 16, 1024, 144},     // ResNet w=1, stage 1: 3×3×16→16 at 32×32, one image
-	{"64x64x576", 64, 64, 576},         // ResNet w=1, stage 3: 3×3×64→64 at 8×8, one image
-	{"16x144x1024", 16, 144, 1024},     // stage 1's filter gradient, one image
+	{"64x196x800", 64, 196, 800, blas.NoTrans},       // MNIST conv2 (5×5×32→64 at 14×14), one image
+	{"64x25088x800", 64, 25088, 800, blas.NoTrans},   // the same for a batch of 128
+	{"128x1024x3136", 128, 1024, 3136, blas.NoTrans}, // MNIST FC 3136→1024, batch 128
+	{"160x1024x1440", 160, 1024, 1440, blas.NoTrans}, // ResNet w=10: 3×3×160→160 at 32×32, one image
+	{"16x1024x144", 16, 1024, 144, blas.NoTrans},     // ResNet w=1, stage 1: 3×3×16→16 at 32×32, one image
+	{"32x256x288", 32, 256, 288, blas.NoTrans},       // stage 2: 3×3×32→32 at 16×16
+	{"64x64x576", 64, 64, 576, blas.NoTrans},         // stage 3: 3×3×64→64 at 8×8
+	{"16x144x1024T", 16, 144, 1024, blas.Trans},      // stage 1's filter gradient, one image
+	{"64x1024x3136T", 64, 1024, 3136, blas.Trans},    // MNIST FC forward, one worker's 64 rows
 }
 
 var sink float32
 
-// BenchmarkSgemm reports GFLOP/s (2mnk flops per call) for each backend.
+// BenchmarkSgemm reports GFLOP/s (2mnk flops per call) for each backend,
+// on one thread each (OpenBLAS set to one thread, as nn runs it: its
+// kernels split the work over goroutines themselves).
 func BenchmarkSgemm(b *testing.B) {
 	for _, be := range backends() {
+		if be.lib != nil && be.setThreads(1) {
+			defer be.setThreads(runtime.GOMAXPROCS(0))
+		}
 		for _, sz := range benchSizes {
-			b.Run(backendName(be)+"/"+sz.name, func(b *testing.B) { benchSgemm(b, be, sz.m, sz.n, sz.k) })
+			b.Run(backendName(be)+"/"+sz.name, func(b *testing.B) { benchSgemm(b, be, sz.m, sz.n, sz.k, sz.tB) })
 		}
 	}
 }
 
-func benchSgemm(b *testing.B, be backend, m, n, k int) {
+func benchSgemm(b *testing.B, be backend, m, n, k int, tB blas.Transpose) {
 	rnd := rand.New(rand.NewPCG(1, 1))
-	o := newOperands(rnd, blas.NoTrans, blas.NoTrans, m, n, k, 0, false)
+	o := newOperands(rnd, blas.NoTrans, tB, m, n, k, 0, false)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		sgemm(be, blas.NoTrans, blas.NoTrans, m, n, k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, o.ldc)
+		sgemm(be, blas.NoTrans, tB, m, n, k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, o.ldc)
 	}
 	sink += o.c[0]
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkPackedSgemm is BenchmarkSgemm with A packed once outside the
+// loop (PackedA), as the convolutions run: a layer's filters are packed
+// once per batch. Only the shapes with B untransposed.
+func BenchmarkPackedSgemm(b *testing.B) {
+	for _, be := range backends() {
+		if be.lib != nil && be.setThreads(1) {
+			defer be.setThreads(runtime.GOMAXPROCS(0))
+		}
+		for _, sz := range benchSizes {
+			if sz.tB != blas.NoTrans {
+				continue
+			}
+			b.Run(backendName(be)+"/"+sz.name, func(b *testing.B) {
+				o := newOperands(rand.New(rand.NewPCG(1, 1)), blas.NoTrans, blas.NoTrans, sz.m, sz.n, sz.k, 0, false)
+				var p PackedA
+				p.pack(be, blas.NoTrans, sz.m, sz.k, 1, o.a, o.lda)
+				for b.Loop() {
+					p.Sgemm(blas.NoTrans, sz.n, o.b, o.ldb, 0, o.c, o.ldc)
+				}
+				sink += o.c[0]
+				b.ReportMetric(2*float64(sz.m)*float64(sz.n)*float64(sz.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
 }
 
 // BenchmarkSgemmCallOverhead measures the cost of one call into the C
