@@ -6,10 +6,11 @@ import (
 	"gonum.org/v1/gonum/blas"
 )
 
-// Blocking of the kernels' GEMM: a tile of C is mr×nr (kern8x32); kc steps
-// of the inner dimension and mc rows of A are packed at a time, so that a
-// packed block of A (mc·kc·4 = 256 KiB) stays in the L2 cache and a kc×nr
-// panel of B (32 KiB) in L1 while every tile of the block passes over it.
+// Blocking of the kernels' GEMM: a tile of C is mr×nr (kern8x32). A is
+// packed whole (packAll), in blocks of kcMax steps of the inner dimension;
+// the driver takes mcMax rows of a block at a time, so that they (mc·kc·4 =
+// 256 KiB) stay in the L2 cache and a kc×nr panel of B (32 KiB) in L1 while
+// every tile of those rows passes over it.
 const (
 	mr, nr = 8, 32
 	kcMax  = 256
