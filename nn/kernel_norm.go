@@ -34,6 +34,13 @@ type batchNormKernel struct {
 	// of one backward pass share them. forward resets sumsFor.
 	sdy, sdyx []float64
 	sumsFor   *float32
+	// With act set, the kernel is batch norm followed by leaky ReLU of the
+	// given slope (≥ 0, so that the output's sign is the normalised
+	// value's): one pass over the activations instead of two each way, the
+	// activation's derivative read off the output. Bit for bit the results
+	// of the two kernels in turn.
+	act   bool
+	slope float32
 }
 
 func newBatchNormKernel(x tensor.Shape, training bool, momentum, eps float64, runMean, runVar *Param) (*batchNormKernel, error) {
@@ -53,7 +60,12 @@ func newBatchNormKernel(x tensor.Shape, training bool, momentum, eps float64, ru
 		sdy: make([]float64, c), sdyx: make([]float64, c)}, nil
 }
 
-func (k *batchNormKernel) name() string           { return "batch-norm" }
+func (k *batchNormKernel) name() string {
+	if k.act {
+		return "batch-norm+leaky-relu"
+	}
+	return "batch-norm"
+}
 func (k *batchNormKernel) outShape() tensor.Shape { return k.shape }
 func (k *batchNormKernel) differentiable() []bool { return []bool{true, true, true} }
 
@@ -96,15 +108,20 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 			shift := float32(float64(beta[c]) - mean*float64(gamma[c])*istd)
 			k.channel(x, c, func(run []float32, off int) {
 				o := out[off : off+len(run)]
-				scaleShift(o, run, scale, shift)
+				if k.act {
+					scaleShiftLeaky(o, run, scale, shift, k.slope)
+				} else {
+					scaleShift(o, run, scale, shift)
+				}
 			})
 		}
 	})
 	return nil
 }
 
-// gradSums fills k.sdy and k.sdyx for dOut unless they are already for it.
-func (k *batchNormKernel) gradSums(x, dOut []float32) {
+// gradSums fills k.sdy and k.sdyx for dOut (through the activation's
+// derivative, read off out, when act is set) unless they are already for it.
+func (k *batchNormKernel) gradSums(x, out, dOut []float32) {
 	if len(dOut) == 0 || k.sumsFor == &dOut[0] {
 		return
 	}
@@ -112,7 +129,12 @@ func (k *batchNormKernel) gradSums(x, dOut []float32) {
 		for c := lo; c < hi; c++ {
 			var sdy, sdyx float64
 			k.channel(x, c, func(run []float32, off int) {
-				s, p := sums(dOut[off:off+len(run)], run)
+				var s, p float64
+				if k.act {
+					s, p = sumsMasked(dOut[off:off+len(run)], out[off:off+len(run)], run, k.slope)
+				} else {
+					s, p = sums(dOut[off:off+len(run)], run)
+				}
 				sdy, sdyx = sdy+s, sdyx+p
 			})
 			k.sdy[c] = sdy
@@ -122,7 +144,7 @@ func (k *batchNormKernel) gradSums(x, dOut []float32) {
 	k.sumsFor = &dOut[0]
 }
 
-func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
+func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dOut []float32) error {
 	x, gamma := in[0], in[1]
 	if i == 0 && !k.training {
 		// The statistics are constants: dx = γ·istd·dy.
@@ -131,13 +153,17 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, _, dOut
 				gi := float32(float64(gamma[c]) * k.istd[c])
 				k.channel(dOut, c, func(g []float32, off int) {
 					d := dIn[off : off+len(g)]
-					scaleShift(d, g, gi, 0)
+					if k.act {
+						scaleMasked(d, g, out[off:off+len(g)], gi, k.slope)
+					} else {
+						scaleShift(d, g, gi, 0)
+					}
 				})
 			}
 		})
 		return nil
 	}
-	k.gradSums(x, dOut)
+	k.gradSums(x, out, dOut)
 	switch i {
 	case 1:
 		for c := range k.c {
@@ -161,7 +187,11 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, _, dOut
 				k.channel(x, c, func(run []float32, o int) {
 					g := dOut[o : o+len(run)]
 					d := dIn[o : o+len(run)]
-					bnGrad(d, g, run, a, b, mean, off)
+					if k.act {
+						bnGradMasked(d, g, out[o:o+len(run)], run, a, b, mean, off, k.slope)
+					} else {
+						bnGrad(d, g, run, a, b, mean, off)
+					}
 				})
 			}
 		})

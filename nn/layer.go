@@ -283,6 +283,12 @@ func (l *BatchNormLayer) setup(s *setup, in []int) ([]int, error) {
 }
 
 func (l *BatchNormLayer) build(b *builder, x *G.Node) (*G.Node, error) {
+	return l.buildWith(b, x, nil)
+}
+
+// buildWith builds the layer, followed by the activation act in the same
+// kernel when act is not nil (its slope must be ≥ 0).
+func (l *BatchNormLayer) buildWith(b *builder, x *G.Node, act *activation) (*G.Node, error) {
 	m, eps := l.Momentum, l.Eps
 	if m == 0 {
 		m = 0.1
@@ -293,6 +299,9 @@ func (l *BatchNormLayer) build(b *builder, x *G.Node) (*G.Node, error) {
 	k, err := newBatchNormKernel(x.Shape(), b.training, m, eps, b.own(l.mean), b.own(l.variance))
 	if err != nil {
 		return nil, err
+	}
+	if act != nil {
+		k.act, k.slope = true, act.slope
 	}
 	return apply(k, x, b.node(l.gamma), b.node(l.beta))
 }
@@ -374,10 +383,27 @@ func (u *ResidualUnit) build(b *builder, x *G.Node) (*G.Node, error) {
 	return apply(&addKernel{shape: h.Shape().Clone()}, h, short)
 }
 
+// fuseBNActivation makes chain build a batch norm followed by a ReLU or a
+// leaky ReLU with slope ≥ 0 as one kernel; tests turn it off to compare.
+var fuseBNActivation = true
+
+// chain builds layers in turn on x. A batch norm followed by a ReLU or leaky
+// ReLU with a slope ≥ 0 becomes one kernel (batchNormKernel.act): the
+// results are the same bit for bit, with one pass over the activations
+// instead of two each way, and one activation tensor less to hold.
 func chain(b *builder, x *G.Node, layers ...Layer) (*G.Node, error) {
 	var err error
-	for _, l := range layers {
-		if x, err = l.build(b, x); err != nil {
+	for i := 0; i < len(layers); i++ {
+		if bn, ok := layers[i].(*BatchNormLayer); ok && fuseBNActivation && i+1 < len(layers) {
+			if act, ok := layers[i+1].(activation); ok && act.slope >= 0 {
+				if x, err = bn.buildWith(b, x, &act); err != nil {
+					return nil, err
+				}
+				i++
+				continue
+			}
+		}
+		if x, err = layers[i].build(b, x); err != nil {
 			return nil, err
 		}
 	}

@@ -219,3 +219,49 @@ func TestPaddedBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedBatchNormActivation checks that the wide ResNet-32 gives the
+// same logits, input gradients, losses and parameter gradients, bit for
+// bit, with batch norm and leaky ReLU fused into one kernel and as two
+// (the fused kernel rounds exactly as the pair does), in both modes.
+func TestFusedBatchNormActivation(t *testing.T) {
+	defer func(f bool) { fuseBNActivation = f }(fuseBNActivation)
+	r := rand.New(rand.NewPCG(21, 22))
+	const n = 3
+	x := randSlice(r, n*3*32*32, 0, 1)
+	y := []int{1, 7, 3}
+	run := func(fuse bool) (logits, igrad []float32, step *StepOutput) {
+		fuseBNActivation = fuse
+		net, err := WideResNet32(1, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logits, err = net.Logits(x); err != nil {
+			t.Fatal(err)
+		}
+		if igrad, _, err = net.InputGrad(x, y, CrossEntropy{}); err != nil {
+			t.Fatal(err)
+		}
+		if step, err = net.Gradients(x, y, CrossEntropy{}); err != nil {
+			t.Fatal(err)
+		}
+		return logits, igrad, step
+	}
+	l1, g1, s1 := run(true)
+	l0, g0, s0 := run(false)
+	equal := func(name string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if a[i] != b[i] {
+				t.Errorf("%s[%d]: fused %v, unfused %v", name, i, a[i], b[i])
+				return
+			}
+		}
+	}
+	equal("logits", l1, l0)
+	equal("input gradient", g1, g0)
+	equal("losses", s1.Losses, s0.Losses)
+	for i, p := range s1.Params {
+		equal(p.Name, s1.Grads[i], s0.Grads[i])
+	}
+}

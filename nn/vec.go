@@ -49,3 +49,57 @@ func leakyGo(dst, g, x []float32, slope float32) {
 		dst[i] = g[i] * reluFactor(v, bits)
 	}
 }
+
+// The loops of batch norm fused with leaky ReLU, slope ≥ 0. The
+// activation's derivative is read off the fused output y: with slope ≥ 0,
+// y > 0 exactly where the normalised value is, so dy' = dy·f(y) is the
+// gradient the unfused batch norm would receive, rounded the same way.
+
+// scaleShiftLeakyGo sets dst = o·f(o) with o = src·s + t.
+func scaleShiftLeakyGo(dst, src []float32, s, t, slope float32) {
+	bits := math.Float32bits(slope)
+	dst = dst[:len(src)]
+	for i, v := range src {
+		o := v*s + t
+		dst[i] = o * reluFactor(o, bits)
+	}
+}
+
+// sumsMaskedGo returns Σdy' and Σdy'·x in float64, dy' = dy·f(y).
+func sumsMaskedGo(dy, y, x []float32, slope float32) (s, sx float64) {
+	bits := math.Float32bits(slope)
+	dy, y = dy[:len(x)], y[:len(x)]
+	var s0, s1, p0, p1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		g0 := float64(dy[i] * reluFactor(y[i], bits))
+		g1 := float64(dy[i+1] * reluFactor(y[i+1], bits))
+		s0, s1 = s0+g0, s1+g1
+		p0, p1 = p0+g0*float64(x[i]), p1+g1*float64(x[i+1])
+	}
+	for ; i < len(x); i++ {
+		g := float64(dy[i] * reluFactor(y[i], bits))
+		s0 += g
+		p0 += g * float64(x[i])
+	}
+	return s0 + s1, p0 + p1
+}
+
+// bnGradMaskedGo sets d = a·dy' + b·(x − mean) + off.
+func bnGradMaskedGo(d, dy, y, x []float32, a, b, mean, off, slope float32) {
+	bits := math.Float32bits(slope)
+	d, dy, y = d[:len(x)], dy[:len(x)], y[:len(x)]
+	for j, v := range x {
+		g := dy[j] * reluFactor(y[j], bits)
+		d[j] = a*g + b*(v-mean) + off
+	}
+}
+
+// scaleMaskedGo sets d = s·dy'.
+func scaleMaskedGo(d, dy, y []float32, s, slope float32) {
+	bits := math.Float32bits(slope)
+	d, y = d[:len(dy)], y[:len(dy)]
+	for j, v := range dy {
+		d[j] = s * (v * reluFactor(y[j], bits))
+	}
+}

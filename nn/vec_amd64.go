@@ -65,3 +65,63 @@ func leaky(dst, g, x []float32, slope float32) {
 	leaky16(&dst[0], &g[0], &x[0], n, slope)
 	leakyGo(dst[n:], g[n:], x[n:], slope)
 }
+
+//go:noescape
+func scaleShiftLeaky16(dst, src *float32, n int, s, t, slope float32)
+
+//go:noescape
+func sumsMasked16(dy, y, x *float32, n int, slope float32) (s, sx float64)
+
+//go:noescape
+func bnGradMasked16(d, dy, y, x *float32, n int, a, b, mean, off, slope float32)
+
+//go:noescape
+func scaleMasked16(d, dy, y *float32, n int, s, slope float32)
+
+// scaleShiftLeaky sets dst = leaky(src·s + t).
+func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
+	n := len(src) &^ 15
+	if !vecAVX512 || n == 0 {
+		scaleShiftLeakyGo(dst, src, s, t, slope)
+		return
+	}
+	dst = dst[:len(src)]
+	scaleShiftLeaky16(&dst[0], &src[0], n, s, t, slope)
+	scaleShiftLeakyGo(dst[n:], src[n:], s, t, slope)
+}
+
+// sumsMasked returns Σdy' and Σdy'·x, dy' as in maskedGo.
+func sumsMasked(dy, y, x []float32, slope float32) (s, sx float64) {
+	n := len(x) &^ 15
+	if !vecAVX512 || n == 0 {
+		return sumsMaskedGo(dy, y, x, slope)
+	}
+	dy, y = dy[:len(x)], y[:len(x)]
+	s, sx = sumsMasked16(&dy[0], &y[0], &x[0], n, slope)
+	ts, tsx := sumsMaskedGo(dy[n:], y[n:], x[n:], slope)
+	return s + ts, sx + tsx
+}
+
+// bnGradMasked is bnGrad of dy'.
+func bnGradMasked(d, dy, y, x []float32, a, b, mean, off, slope float32) {
+	n := len(x) &^ 15
+	if !vecAVX512 || n == 0 {
+		bnGradMaskedGo(d, dy, y, x, a, b, mean, off, slope)
+		return
+	}
+	d, dy, y = d[:len(x)], dy[:len(x)], y[:len(x)]
+	bnGradMasked16(&d[0], &dy[0], &y[0], &x[0], n, a, b, mean, off, slope)
+	bnGradMaskedGo(d[n:], dy[n:], y[n:], x[n:], a, b, mean, off, slope)
+}
+
+// scaleMasked sets d = s·dy'.
+func scaleMasked(d, dy, y []float32, s, slope float32) {
+	n := len(dy) &^ 15
+	if !vecAVX512 || n == 0 {
+		scaleMaskedGo(d, dy, y, s, slope)
+		return
+	}
+	d, y = d[:len(dy)], y[:len(dy)]
+	scaleMasked16(&d[0], &dy[0], &y[0], n, s, slope)
+	scaleMaskedGo(d[n:], dy[n:], y[n:], s, slope)
+}

@@ -131,3 +131,156 @@ lkloop:
 lkdone:
 	VZEROUPPER
 	RET
+
+// The loops of batch norm fused with leaky ReLU (slope ≥ 0): the
+// activation's derivative is read off the fused output y, whose sign is
+// that of the normalised value. dy' = dy where y > 0, dy·slope elsewhere.
+
+// func scaleShiftLeaky16(dst, src *float32, n int, s, t, slope float32)
+TEXT ·scaleShiftLeaky16(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Z4
+	VBROADCASTSS t+28(FP), Z5
+	VBROADCASTSS slope+32(FP), Z6
+	VXORPS Z7, Z7, Z7
+	SHRQ $4, CX
+	JEQ sslkdone
+
+sslkloop:
+	VMULPS (SI), Z4, Z0
+	VADDPS Z5, Z0, Z0
+	VCMPPS $0x1e, Z7, Z0, K1
+	VMULPS Z6, Z0, Z2
+	VMOVAPS Z0, K1, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE sslkloop
+
+sslkdone:
+	VZEROUPPER
+	RET
+
+// func sumsMasked16(dy, y, x *float32, n int, slope float32) (s, sx float64)
+TEXT ·sumsMasked16(SB), NOSPLIT, $0-56
+	MOVQ dy+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS slope+32(FP), Z12
+	VXORPS Z13, Z13, Z13
+	VXORPD Z8, Z8, Z8
+	VXORPD Z9, Z9, Z9
+	VXORPD Z10, Z10, Z10
+	VXORPD Z11, Z11, Z11
+	SHRQ $4, CX
+	JEQ smdone
+
+smloop:
+	VMOVUPS (SI), Z0
+	VCMPPS $0x11, (DI), Z13, K1
+	VMULPS Z12, Z0, Z2
+	VMOVAPS Z0, K1, Z2
+	VCVTPS2PD Y2, Z4
+	VEXTRACTF64X4 $1, Z2, Y3
+	VCVTPS2PD Y3, Z5
+	VCVTPS2PD (DX), Z6
+	VCVTPS2PD 32(DX), Z7
+	VADDPD Z4, Z8, Z8
+	VADDPD Z5, Z9, Z9
+	VFMADD231PD Z6, Z4, Z10
+	VFMADD231PD Z7, Z5, Z11
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNE smloop
+
+smdone:
+	VADDPD Z9, Z8, Z8
+	VADDPD Z11, Z10, Z10
+	VEXTRACTF64X4 $1, Z8, Y9
+	VADDPD Y9, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD X9, X8, X8
+	VHADDPD X8, X8, X8
+	MOVSD X8, s+40(FP)
+	VEXTRACTF64X4 $1, Z10, Y11
+	VADDPD Y11, Y10, Y10
+	VEXTRACTF128 $1, Y10, X11
+	VADDPD X11, X10, X10
+	VHADDPD X10, X10, X10
+	MOVSD X10, sx+48(FP)
+	VZEROUPPER
+	RET
+
+// func bnGradMasked16(d, dy, y, x *float32, n int, a, b, mean, off, slope float32)
+TEXT ·bnGradMasked16(SB), NOSPLIT, $0-60
+	MOVQ d+0(FP), R8
+	MOVQ dy+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ x+24(FP), DX
+	MOVQ n+32(FP), CX
+	VBROADCASTSS a+40(FP), Z4
+	VBROADCASTSS b+44(FP), Z5
+	VBROADCASTSS mean+48(FP), Z6
+	VBROADCASTSS off+52(FP), Z7
+	VBROADCASTSS slope+56(FP), Z12
+	VXORPS Z13, Z13, Z13
+	SHRQ $4, CX
+	JEQ bgmdone
+
+bgmloop:
+	VMOVUPS (SI), Z0
+	VCMPPS $0x11, (DI), Z13, K1
+	VMULPS Z12, Z0, Z2
+	VMOVAPS Z0, K1, Z2
+	VMULPS Z4, Z2, Z0
+	VMOVUPS (DX), Z1
+	VSUBPS Z6, Z1, Z1
+	VMULPS Z5, Z1, Z1
+	VADDPS Z1, Z0, Z0
+	VADDPS Z7, Z0, Z0
+	VMOVUPS Z0, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNE bgmloop
+
+bgmdone:
+	VZEROUPPER
+	RET
+
+// func scaleMasked16(d, dy, y *float32, n int, s, slope float32)
+TEXT ·scaleMasked16(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), R8
+	MOVQ dy+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSS s+32(FP), Z4
+	VBROADCASTSS slope+36(FP), Z12
+	VXORPS Z13, Z13, Z13
+	SHRQ $4, CX
+	JEQ scmdone
+
+scmloop:
+	VMOVUPS (SI), Z0
+	VCMPPS $0x11, (DI), Z13, K1
+	VMULPS Z12, Z0, Z2
+	VMOVAPS Z0, K1, Z2
+	VMULPS Z4, Z2, Z0
+	VMOVUPS Z0, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ CX
+	JNE scmloop
+
+scmdone:
+	VZEROUPPER
+	RET

@@ -9,3 +9,14 @@ func sums(a, b []float32) (sa, sab float64)             { return sumsGo(a, b) }
 func scaleShift(dst, src []float32, s, t float32)       { scaleShiftGo(dst, src, s, t) }
 func bnGrad(d, g, x []float32, a, b, mean, off float32) { bnGradGo(d, g, x, a, b, mean, off) }
 func leaky(dst, g, x []float32, slope float32)          { leakyGo(dst, g, x, slope) }
+
+func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
+	scaleShiftLeakyGo(dst, src, s, t, slope)
+}
+func sumsMasked(dy, y, x []float32, slope float32) (s, sx float64) {
+	return sumsMaskedGo(dy, y, x, slope)
+}
+func bnGradMasked(d, dy, y, x []float32, a, b, mean, off, slope float32) {
+	bnGradMaskedGo(d, dy, y, x, a, b, mean, off, slope)
+}
+func scaleMasked(d, dy, y []float32, s, slope float32) { scaleMaskedGo(d, dy, y, s, slope) }

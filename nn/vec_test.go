@@ -42,6 +42,19 @@ func TestVecMatchesGo(t *testing.T) {
 		leaky(got, y, x, 0.1)
 		leakyGo(want, y, x, 0.1)
 		same("leaky")
+		// The fused batch norm + leaky ReLU loops; y stands for the fused
+		// output, whose sign selects the slope (zeros and NaN included).
+		for _, slope := range []float32{0, 0.1} {
+			scaleShiftLeaky(got, x, 1.7, -0.3, slope)
+			scaleShiftLeakyGo(want, x, 1.7, -0.3, slope)
+			same("scaleShiftLeaky")
+			bnGradMasked(got, y, x, y, 0.9, -1.1, 0.25, 0.05, slope)
+			bnGradMaskedGo(want, y, x, y, 0.9, -1.1, 0.25, 0.05, slope)
+			same("bnGradMasked")
+			scaleMasked(got, y, x, 1.3, slope)
+			scaleMaskedGo(want, y, x, 1.3, slope)
+			same("scaleMasked")
+		}
 
 		if n > 2 {
 			x[n/2] = 1 // sums: finite inputs
@@ -56,6 +69,14 @@ func TestVecMatchesGo(t *testing.T) {
 		tol := float64(n) * 0x1p-53
 		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
 			t.Errorf("sums, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
+		}
+		// Masked sums of dy = x through the signs of y, against y: the
+		// masked terms are at most the unmasked ones in magnitude, so the
+		// same bound holds.
+		sa, sab = sumsMasked(x, y, y, 0.1)
+		ga, gab = sumsMaskedGo(x, y, y, 0.1)
+		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
+			t.Errorf("sumsMasked, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
 		}
 	}
 }
