@@ -26,8 +26,10 @@
 // matrix, read in place as shifted windows of the padded image where that
 // pays; pooling, batch norm, activations, the loss) wrapped in a custom
 // Gorgonia operation; Gorgonia orders the operations and accumulates
-// gradients. Batch norm's and leaky ReLU's loops use AVX-512 where the CPU
-// has it, rounding exactly as their Go versions do.
+// gradients. A batch norm followed by a ReLU or leaky ReLU is one kernel,
+// with the pair's results bit for bit. Batch norm's and leaky ReLU's
+// elementwise loops use AVX-512 where the CPU has it, rounding exactly as
+// their Go versions do.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.
