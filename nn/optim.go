@@ -85,22 +85,25 @@ func (o *SGD) Step(params []*Param, grads [][]float32, lr float64) error {
 		if !ok {
 			// PyTorch starts the buffer at the first gradient.
 			v = make([]float32, len(g))
-			for j, w := range p.Data {
-				v[j] = g[j] + decay*w
-			}
 			o.velocity[p] = v
-		} else {
-			for j, w := range p.Data {
-				v[j] = mu*v[j] + g[j] + decay*w
-			}
 		}
-		for j, w := range p.Data {
-			d := v[j]
-			if o.Nesterov {
-				d = g[j] + decay*w + mu*v[j]
+		// One pass over the parameter (the velocity, then the weight),
+		// split over the cores for large tensors.
+		parallelRange(len(g), func(lo, hi int) {
+			w, v, g := p.Data[lo:hi], v[lo:hi], g[lo:hi]
+			for j, wj := range w {
+				if ok {
+					v[j] = mu*v[j] + g[j] + decay*wj
+				} else {
+					v[j] = g[j] + decay*wj
+				}
+				d := v[j]
+				if o.Nesterov {
+					d = g[j] + decay*wj + mu*v[j]
+				}
+				w[j] = wj - eta*d
 			}
-			p.Data[j] = w - eta*d
-		}
+		})
 	}
 	return nil
 }
