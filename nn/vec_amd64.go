@@ -2,9 +2,10 @@ package nn
 
 import "golang.org/x/sys/cpu"
 
-// vecAVX512 is whether the loops of vec_amd64.s run here; tests switch it
-// off to compare them with the Go loops.
-var vecAVX512 = cpu.X86.HasAVX512F
+// vecAVX512 is whether the loops of vec_amd64.s run here: AVX512F, and
+// AVX512DQ for zeroing zmm registers with VXORPS (every AVX-512 CPU since
+// Skylake-SP and Zen 4 has both; Knights Landing lacks DQ).
+var vecAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 //go:noescape
 func sums16(a, b *float32, n int) (sa, sab float64)

@@ -5,9 +5,9 @@
 //
 // # Overview
 //
-// GEMM is most of a training step. On CPUs with AVX-512 (AVX512F, with the
-// operating system's support, as golang.org/x/sys/cpu reports it) Sgemm
-// runs Go-assembly kernels: an 8×32 tile kernel (16 zmm accumulators, one
+// GEMM is most of a training step. On CPUs with AVX-512 (AVX512F and
+// AVX512VL, with the operating system's support, as golang.org/x/sys/cpu
+// reports it) Sgemm runs Go-assembly kernels: an 8×32 tile kernel (16 zmm accumulators, one
 // broadcast of A against two vectors of B per step) over A packed into
 // 8-row panels and B read in place, and a 4×4 dot-product kernel for A·Bᵀ
 // with a long inner dimension (rows of both read in place, the last k mod 16

@@ -3,8 +3,10 @@ package blas
 import "golang.org/x/sys/cpu"
 
 // haveKernels reports whether the CPU and the operating system run the
-// AVX-512 kernels of kernels_amd64.s.
-var haveKernels = cpu.X86.HasAVX512F
+// AVX-512 kernels of kernels_amd64.s: AVX512F, and AVX512VL for the
+// 256-bit EVEX additions of kdot4x4's final sums (every AVX-512 CPU since
+// Skylake-SP and Zen 4 has both; Knights Landing lacks VL).
+var haveKernels = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 
 // kern8x32 computes one 8×32 tile of C (row stride ldc):
 //
