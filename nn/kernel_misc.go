@@ -232,25 +232,9 @@ func (k *poolKernel) maxPool2(out, x []float32) {
 		for p := lo; p < hi; p++ {
 			base := p * k.h * k.w
 			for oy := range k.oh {
-				r0 := base + 2*oy*k.w
-				r1 := r0 + k.w
 				o := out[(p*k.oh+oy)*k.ow:][:k.ow]
 				am := k.argmax[(p*k.oh+oy)*k.ow:][:k.ow]
-				for ox := range o {
-					i := r0 + 2*ox
-					best, bi := x[i], i
-					if v := x[i+1]; v > best {
-						best, bi = v, i+1
-					}
-					j := r1 + 2*ox
-					if v := x[j]; v > best {
-						best, bi = v, j
-					}
-					if v := x[j+1]; v > best {
-						best, bi = v, j+1
-					}
-					o[ox], am[ox] = best, int32(bi)
-				}
+				maxPool2Rows(o, am, x, base+2*oy*k.w, k.w)
 			}
 		}
 	})

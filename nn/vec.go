@@ -103,3 +103,27 @@ func scaleMaskedGo(d, dy, y []float32, s, slope float32) {
 		d[j] = s * (v * reluFactor(y[j], bits))
 	}
 }
+
+// maxPool2RowGo fills one output row o of a 2×2, stride-2 max pool whose
+// two input rows start at x[r0] and x[r0+w]: each output is the first
+// largest of its four inputs (a later one replaces the best only if it is
+// greater, so NaN first stays), am its flat index in x.
+func maxPool2RowGo(o []float32, am []int32, x []float32, r0, w int) {
+	r1 := r0 + w
+	am = am[:len(o)]
+	for ox := range o {
+		i := r0 + 2*ox
+		best, bi := x[i], i
+		if v := x[i+1]; v > best {
+			best, bi = v, i+1
+		}
+		j := r1 + 2*ox
+		if v := x[j]; v > best {
+			best, bi = v, j
+		}
+		if v := x[j+1]; v > best {
+			best, bi = v, j+1
+		}
+		o[ox], am[ox] = best, int32(bi)
+	}
+}

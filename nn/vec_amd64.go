@@ -126,3 +126,18 @@ func scaleMasked(d, dy, y []float32, s, slope float32) {
 	scaleMasked16(&d[0], &dy[0], &y[0], n, s, slope)
 	scaleMaskedGo(d[n:], dy[n:], y[n:], s, slope)
 }
+
+//go:noescape
+func maxPool2Row(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
+
+// maxPool2Rows fills one output row of a 2×2, stride-2 max pool, as
+// maxPool2RowGo does.
+func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
+	if !vecAVX512 || len(o) == 0 {
+		maxPool2RowGo(o, am, x, r0, w)
+		return
+	}
+	_ = x[r0+w+2*len(o)-1] // the last value read, in range
+	am = am[:len(o)]
+	maxPool2Row(&o[0], &am[0], &x[r0], w, len(o), int32(r0))
+}

@@ -284,3 +284,128 @@ scmloop:
 scmdone:
 	VZEROUPPER
 	RET
+
+// func maxPool2Row(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
+//
+// One output row of a 2×2, stride-2 max pool: for ox < n, o[ox] is the
+// largest of r0[2ox], r0[2ox+1], r1[2ox], r1[2ox+1] (r1 = r0 + w), the
+// first of them on ties and NaN kept as the scalar loop does (each later
+// value replaces the best only if it is greater), and am[ox] its index,
+// i0 + 2ox + (0, 1, w or w+1). Sixteen outputs at a time, the last group
+// masked, so nothing past r0[2n] or r1[2n] is read.
+TEXT ·maxPool2Row(SB), NOSPLIT, $0-44
+	MOVQ o+0(FP), DI
+	MOVQ am+8(FP), R8
+	MOVQ r0+16(FP), SI
+	MOVQ w+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVL i0+40(FP), AX
+	VPBROADCASTD AX, Z27
+	VMOVDQU32 poolEven<>(SB), Z30
+	VMOVDQU32 poolOdd<>(SB), Z31
+	VPADDD Z30, Z27, Z27
+	MOVL $1, AX
+	VPBROADCASTD AX, Z28
+	MOVL R9, AX
+	VPBROADCASTD AX, Z26
+	INCL AX
+	VPBROADCASTD AX, Z25
+	MOVL $32, AX
+	VPBROADCASTD AX, Z24
+	LEAQ (SI)(R9*4), DX
+mploop:
+	TESTQ CX, CX
+	JLE mpdone
+	MOVQ CX, BX
+	CMPQ BX, $16
+	JLE mpmask
+	MOVQ $16, BX
+mpmask:
+	MOVL $1, AX
+	SHLXL BX, AX, AX
+	DECL AX
+	KMOVW AX, K2
+	LEAQ (BX)(BX*1), R10
+	MOVQ R10, R11
+	CMPQ R11, $16
+	JLE mpk3
+	MOVQ $16, R11
+mpk3:
+	MOVL $1, AX
+	SHLXL R11, AX, AX
+	DECL AX
+	KMOVW AX, K3
+	SUBQ R11, R10
+	MOVL $1, AX
+	SHLXL R10, AX, AX
+	DECL AX
+	KMOVW AX, K4
+	VMOVUPS.Z (SI), K3, Z0
+	VMOVUPS.Z 64(SI), K4, Z1
+	VMOVUPS.Z (DX), K3, Z2
+	VMOVUPS.Z 64(DX), K4, Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z30, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z31, Z5
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z30, Z6
+	VMOVAPS Z2, Z7
+	VPERMT2PS Z3, Z31, Z7
+	VMOVDQA32 Z27, Z9
+	VCMPPS $0x1e, Z4, Z5, K1
+	VMOVAPS Z5, K1, Z4
+	VPADDD Z28, Z27, K1, Z9
+	VCMPPS $0x1e, Z4, Z6, K1
+	VMOVAPS Z6, K1, Z4
+	VPADDD Z26, Z27, K1, Z9
+	VCMPPS $0x1e, Z4, Z7, K1
+	VMOVAPS Z7, K1, Z4
+	VPADDD Z25, Z27, K1, Z9
+	VMOVUPS Z4, K2, (DI)
+	VMOVDQU32 Z9, K2, (R8)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $64, DI
+	ADDQ $64, R8
+	VPADDD Z24, Z27, Z27
+	SUBQ $16, CX
+	JMP mploop
+mpdone:
+	VZEROUPPER
+	RET
+
+DATA poolEven<>+0(SB)/4, $0
+DATA poolEven<>+4(SB)/4, $2
+DATA poolEven<>+8(SB)/4, $4
+DATA poolEven<>+12(SB)/4, $6
+DATA poolEven<>+16(SB)/4, $8
+DATA poolEven<>+20(SB)/4, $10
+DATA poolEven<>+24(SB)/4, $12
+DATA poolEven<>+28(SB)/4, $14
+DATA poolEven<>+32(SB)/4, $16
+DATA poolEven<>+36(SB)/4, $18
+DATA poolEven<>+40(SB)/4, $20
+DATA poolEven<>+44(SB)/4, $22
+DATA poolEven<>+48(SB)/4, $24
+DATA poolEven<>+52(SB)/4, $26
+DATA poolEven<>+56(SB)/4, $28
+DATA poolEven<>+60(SB)/4, $30
+GLOBL poolEven<>(SB), RODATA|NOPTR, $64
+DATA poolOdd<>+0(SB)/4, $1
+DATA poolOdd<>+4(SB)/4, $3
+DATA poolOdd<>+8(SB)/4, $5
+DATA poolOdd<>+12(SB)/4, $7
+DATA poolOdd<>+16(SB)/4, $9
+DATA poolOdd<>+20(SB)/4, $11
+DATA poolOdd<>+24(SB)/4, $13
+DATA poolOdd<>+28(SB)/4, $15
+DATA poolOdd<>+32(SB)/4, $17
+DATA poolOdd<>+36(SB)/4, $19
+DATA poolOdd<>+40(SB)/4, $21
+DATA poolOdd<>+44(SB)/4, $23
+DATA poolOdd<>+48(SB)/4, $25
+DATA poolOdd<>+52(SB)/4, $27
+DATA poolOdd<>+56(SB)/4, $29
+DATA poolOdd<>+60(SB)/4, $31
+GLOBL poolOdd<>(SB), RODATA|NOPTR, $64

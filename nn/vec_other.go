@@ -20,3 +20,5 @@ func bnGradMasked(d, dy, y, x []float32, a, b, mean, off, slope float32) {
 	bnGradMaskedGo(d, dy, y, x, a, b, mean, off, slope)
 }
 func scaleMasked(d, dy, y []float32, s, slope float32) { scaleMaskedGo(d, dy, y, s, slope) }
+
+func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) { maxPool2RowGo(o, am, x, r0, w) }

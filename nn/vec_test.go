@@ -80,3 +80,38 @@ func TestVecMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPool2RowMatchesGo checks the AVX-512 max-pool row against the Go
+// loop, bit for bit with the same argmax, on row lengths around its
+// 16-output groups, with ties, ±0 and NaN among the inputs.
+func TestMaxPool2RowMatchesGo(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, ow := range []int{1, 7, 14, 15, 16, 17, 33} {
+		w := 2*ow + 3 // rows wider than the pooled part, as with odd widths
+		x := randSlice(r, 3*w, -2, 2)
+		for i := range x {
+			switch r.IntN(8) {
+			case 0:
+				x[i] = 1 // ties
+			case 1:
+				x[i] = float32(math.NaN())
+			case 2:
+				x[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		for _, r0 := range []int{0, 1, w} { // rows at several offsets
+			got, want := make([]float32, ow), make([]float32, ow)
+			gi, wi := make([]int32, ow), make([]int32, ow)
+			maxPool2Rows(got, gi, x, r0, w)
+			maxPool2RowGo(want, wi, x, r0, w)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || gi[i] != wi[i] {
+					t.Fatalf("ow=%d r0=%d: [%d] = %v at %d, Go loop %v at %d", ow, r0, i, got[i], gi[i], want[i], wi[i])
+				}
+			}
+		}
+	}
+}
