@@ -253,6 +253,8 @@ func (k *convKernel) prepareImplicit(workers int) {
 	// The last row's window ends kw−1 values past the last plane.
 	for len(k.padded) < workers {
 		k.padded = append(k.padded, make([]float32, k.c*k.hp*k.wp+k.kw-1))
+	}
+	for k.implicitForward() && len(k.wide) < workers {
 		k.wide = append(k.wide, make([]float32, k.o*k.nWide))
 	}
 }

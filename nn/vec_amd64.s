@@ -1,5 +1,16 @@
 #include "textflag.h"
 
+// MASKED_DY loads 16 values dy from SI and sets Z2 = dy where y (16 values
+// at DI) > 0, dy·slope elsewhere, NaN included; Z12 holds the slope, Z13
+// zero. It leaves dy in Z0.
+#define MASKED_DY \
+	VMOVUPS (SI), Z0; VCMPPS $0x11, (DI), Z13, K1; VMULPS Z12, Z0, Z2; VMOVAPS Z0, K1, Z2
+
+// HSUM_PD(z, y, x, yt, xt) adds the 8 doubles of z into the low lane of x
+// (z's low half); yt and xt are scratch.
+#define HSUM_PD(z, y, x, yt, xt) \
+	VEXTRACTF64X4 $1, z, yt; VADDPD yt, y, y; VEXTRACTF128 $1, y, xt; VADDPD xt, x, x; VHADDPD x, x, x
+
 // The AVX-512 loops of vec_amd64.go. Each handles n elements, a multiple
 // of 16; the callers do the rest in Go. The elementwise ones round exactly
 // as the Go loops of vec.go do (no fused multiply-adds).
@@ -33,17 +44,9 @@ sumsloop:
 sumsdone:
 	VADDPD Z1, Z0, Z0
 	VADDPD Z3, Z2, Z2
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD X1, X0, X0
-	VHADDPD X0, X0, X0
+	HSUM_PD(Z0, Y0, X0, Y1, X1)
 	MOVSD X0, sa+24(FP)
-	VEXTRACTF64X4 $1, Z2, Y3
-	VADDPD Y3, Y2, Y2
-	VEXTRACTF128 $1, Y2, X3
-	VADDPD X3, X2, X2
-	VHADDPD X2, X2, X2
+	HSUM_PD(Z2, Y2, X2, Y3, X3)
 	MOVSD X2, sab+32(FP)
 	VZEROUPPER
 	RET
@@ -180,10 +183,7 @@ TEXT ·sumsMasked16(SB), NOSPLIT, $0-56
 	JEQ smdone
 
 smloop:
-	VMOVUPS (SI), Z0
-	VCMPPS $0x11, (DI), Z13, K1
-	VMULPS Z12, Z0, Z2
-	VMOVAPS Z0, K1, Z2
+	MASKED_DY
 	VCVTPS2PD Y2, Z4
 	VEXTRACTF64X4 $1, Z2, Y3
 	VCVTPS2PD Y3, Z5
@@ -202,17 +202,9 @@ smloop:
 smdone:
 	VADDPD Z9, Z8, Z8
 	VADDPD Z11, Z10, Z10
-	VEXTRACTF64X4 $1, Z8, Y9
-	VADDPD Y9, Y8, Y8
-	VEXTRACTF128 $1, Y8, X9
-	VADDPD X9, X8, X8
-	VHADDPD X8, X8, X8
+	HSUM_PD(Z8, Y8, X8, Y9, X9)
 	MOVSD X8, s+40(FP)
-	VEXTRACTF64X4 $1, Z10, Y11
-	VADDPD Y11, Y10, Y10
-	VEXTRACTF128 $1, Y10, X11
-	VADDPD X11, X10, X10
-	VHADDPD X10, X10, X10
+	HSUM_PD(Z10, Y10, X10, Y11, X11)
 	MOVSD X10, sx+48(FP)
 	VZEROUPPER
 	RET
@@ -234,10 +226,7 @@ TEXT ·bnGradMasked16(SB), NOSPLIT, $0-60
 	JEQ bgmdone
 
 bgmloop:
-	VMOVUPS (SI), Z0
-	VCMPPS $0x11, (DI), Z13, K1
-	VMULPS Z12, Z0, Z2
-	VMOVAPS Z0, K1, Z2
+	MASKED_DY
 	VMULPS Z4, Z2, Z0
 	VMOVUPS (DX), Z1
 	VSUBPS Z6, Z1, Z1
@@ -269,10 +258,7 @@ TEXT ·scaleMasked16(SB), NOSPLIT, $0-40
 	JEQ scmdone
 
 scmloop:
-	VMOVUPS (SI), Z0
-	VCMPPS $0x11, (DI), Z13, K1
-	VMULPS Z12, Z0, Z2
-	VMOVAPS Z0, K1, Z2
+	MASKED_DY
 	VMULPS Z4, Z2, Z0
 	VMOVUPS Z0, (R8)
 	ADDQ $64, SI

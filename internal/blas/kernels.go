@@ -34,7 +34,7 @@ var workspaces = sync.Pool{New: func() any {
 // kernelSgemm is Sgemm on the assembly kernels, for arguments that check
 // accepted with m, n, k ≥ 1 and alpha ≠ 0. It runs on the calling goroutine.
 func kernelSgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if tA == blas.NoTrans && tB != blas.NoTrans && k >= dotMinK {
+	if asDots(tA, tB, k) {
 		dotSgemm(m, n, k, alpha, a, lda, matrix{s: b, ld: ldb}, beta, c, ldc)
 		return
 	}
@@ -189,9 +189,11 @@ func packB(dst []float32, b matrix, trans bool, pc, kc, jc, nc int) {
 	}
 }
 
-// dotMinK is the inner dimension from which A·Bᵀ runs as dot products
-// (kdot4x4) instead of packing Bᵀ for kern8x32.
-const dotMinK = DotMinK
+// asDots reports whether the kernels compute op(A)·op(B) as dot products
+// (dotSgemm): A·Bᵀ with an inner dimension of at least DotMinK.
+func asDots(tA, tB blas.Transpose, k int) bool {
+	return tA == blas.NoTrans && tB != blas.NoTrans && k >= DotMinK
+}
 
 // DotMinK is the inner dimension from which the kernels compute A·Bᵀ as
 // dot products of rows, reading B in place (also when B is given by row

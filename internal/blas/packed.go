@@ -52,7 +52,7 @@ func (p *PackedA) pack(be backend, tA blas.Transpose, m, k int, alpha float32, a
 // the package's Sgemm.
 func (p *PackedA) Sgemm(tB blas.Transpose, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	be := p.be
-	if !be.kernels || len(p.packed) == 0 || (p.tA == blas.NoTrans && tB != blas.NoTrans && p.k >= dotMinK) {
+	if !be.kernels || len(p.packed) == 0 || asDots(p.tA, tB, p.k) {
 		sgemm(be, p.tA, tB, p.m, n, p.k, p.alpha, p.a, p.lda, b, ldb, beta, c, ldc)
 		return
 	}

@@ -74,7 +74,7 @@ func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, r
 func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
 	checkExcept(blas.NoTrans, blas.Trans, m, n, k, a, lda, b, max(k, 1), c, ldc, true)
 	checkRows(b, rows, n, k)
-	if !be.kernels || k < dotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
+	if !be.kernels || k < DotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
 		buf := gather(b, rows, k)
 		defer gathered.Put(buf)
 		sgemm(be, blas.NoTrans, blas.Trans, m, n, k, alpha, a, lda, *buf, max(k, 1), beta, c, ldc)
