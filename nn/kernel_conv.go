@@ -103,6 +103,10 @@ type convKernel struct {
 	rows          []int
 	padded, wide  [][]float32
 	wideGrad      [][]float32
+	// For the filter gradient by tiles (filterGradTiles): the output
+	// gradient transposed over the wide positions, its o channels padded to
+	// a multiple of 16, and the transposed partial sums, per worker.
+	gradT, partialT [][]float32
 }
 
 // convPath chooses how stride-1 convolutions run: convAuto picks the
@@ -114,20 +118,19 @@ const (
 	convAuto convPath = iota
 	convIm2col
 	convImplicit
+	convImplicitDots // the implicit GEMM with the filter gradient by dot products
 )
 
 var stride1Path = convAuto
 
 // implicit reports whether the convolution's filter gradient runs as an
-// implicit GEMM: its dot products read the rows of im2col's matrix as
-// shifted windows of the zero-padded image instead of copies (im2col copies
-// every input value KH·KW times), at the price of kw−1 wasted positions per
-// output row. Only for stride 1, and by default only with the assembly
-// kernels, which read such rows in place (other backends would copy them
-// anyway), and only where the dot products are long enough for them to
-// run in place (rqblas.DotMinK positions). Medians of five runs per layer
-// at batch 128: 5.6 ms against im2col's 7.2 ms on ResNet's 16×16 layers;
-// 9.5 against 8.2 ms on its 8×8 layers, which are too short.
+// implicit GEMM: it reads the rows of im2col's matrix as shifted windows of
+// the zero-padded image instead of copies (im2col copies every input value
+// KH·KW times), at the price of kw−1 wasted positions per output row. Only
+// for stride 1, and by default only with the assembly kernels, which read
+// such rows in place (other backends would copy them anyway); there either
+// as 8×32 tiles (filterGradTiles) or as dot products where those are long
+// enough (rqblas.DotMinK positions).
 func (k *convKernel) implicit() bool {
 	if k.stride != 1 {
 		return false
@@ -135,10 +138,28 @@ func (k *convKernel) implicit() bool {
 	switch stride1Path {
 	case convIm2col:
 		return false
-	case convImplicit:
+	case convImplicit, convImplicitDots:
 		return true
 	}
-	return rqblas.Kernels() && k.oh*(k.w+2*k.pad) >= rqblas.DotMinK
+	return rqblas.Kernels() && (k.filterGradTiles() || k.oh*(k.w+2*k.pad) >= rqblas.DotMinK)
+}
+
+// filterGradTiles reports whether the implicit filter gradient runs as
+// dWᵀ = P·Gᵀ in 8×32 tiles (rqblas.SgemmRowsA: P the implicit im2col matrix,
+// G the output gradient) rather than as dot products of the rows of G and P
+// (rqblas.SgemmRowsT). Tiles need o > 16: with 16 filters they are 8×16,
+// too narrow. Medians of three per layer at batch 128 (go test -bench
+// 'ConvPaths/.*/dw' ./nn), tiles, dot products, im2col: MNIST's conv2 17.6,
+// 26.9, 29.4 ms; ResNet's 8×8 layers 4.8, 10.2, 8.5 ms; 16×16 layers 4.7,
+// 6.0, 4.4 ms; 32×32 layers (16 filters) 7.8, 5.8, 6.6 ms.
+func (k *convKernel) filterGradTiles() bool {
+	switch stride1Path {
+	case convImplicit:
+		return true
+	case convImplicitDots:
+		return false
+	}
+	return rqblas.Kernels() && k.o > 16
 }
 
 // implicitForward reports whether the forward pass runs as an implicit GEMM
@@ -152,7 +173,7 @@ func (k *convKernel) implicitForward() bool {
 	if !k.implicit() {
 		return false
 	}
-	return stride1Path == convImplicit || k.kh*k.kw*k.ow >= 256
+	return stride1Path == convImplicit || stride1Path == convImplicitDots || k.kh*k.kw*k.ow >= 256
 }
 
 func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
@@ -478,6 +499,48 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		workers := min(maxWorkers(), k.n)
 		for len(k.partial) < workers {
 			k.partial = append(k.partial, make([]float32, len(dIn)))
+		}
+		if k.implicit() && k.filterGradTiles() {
+			// dWᵀ = Σ_n P_n·G_nᵀ: P_n the implicit im2col matrix (ckk
+			// rows, shifted windows of the padded image, read in place),
+			// G_nᵀ the output gradient over the wide positions, transposed
+			// (nWide × o16, zero outside the image and past o).
+			o16 := (k.o + 15) &^ 15
+			for len(k.gradT) < workers {
+				k.gradT = append(k.gradT, make([]float32, k.nWide*o16))
+				k.partialT = append(k.partialT, make([]float32, ckk*o16))
+			}
+			parallelFor(k.n, func(wk, lo, hi int) {
+				padded, gt, acc := k.padded[wk], k.gradT[wk], k.partialT[wk]
+				for n := lo; n < hi; n++ {
+					k.padImage(x[n*chw:(n+1)*chw], padded)
+					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]
+					for oc := range k.o {
+						for oy := range k.oh {
+							src := d[(oc*k.oh+oy)*k.ow:][:k.ow]
+							dst := gt[oy*k.wp*o16+oc:]
+							_ = dst[(len(src)-1)*o16]
+							for ox, v := range src {
+								dst[ox*o16] = v
+							}
+						}
+					}
+					beta := float32(1)
+					if n == lo {
+						beta = 0
+					}
+					rqblas.SgemmRowsA(ckk, o16, k.nWide, padded, k.rows, gt, o16, beta, acc, o16)
+				}
+			})
+			clear(dIn)
+			for _, acc := range k.partialT[:workers] {
+				for r := range ckk {
+					for oc, v := range acc[r*o16:][:k.o] {
+						dIn[oc*ckk+r] += v
+					}
+				}
+			}
+			return nil
 		}
 		if k.implicit() {
 			for len(k.wideGrad) < workers {

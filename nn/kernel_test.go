@@ -71,6 +71,8 @@ var convCases = []struct {
 	{"7x7 pad3 on 2x2: column shifts of the whole width", 1, 2, 2, 2, 2, 7, 7, 1, 3, false},
 	{"mnist conv1 shape: col2im input gradient", 2, 1, 28, 28, 32, 5, 5, 1, 2, true},
 	{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 5, 1, 2, true},
+	{"16 filters: 8x16 tiles", 3, 4, 8, 8, 16, 3, 3, 1, 1, false},
+	{"48 filters: 8x32 and 8x16 tiles", 3, 3, 6, 6, 48, 3, 3, 1, 1, true},
 }
 
 // convTolerance is the allowed max |error| of a float32 sum of K products of
@@ -90,7 +92,7 @@ func forEachConvPath(t *testing.T, f func(t *testing.T)) {
 	for _, p := range []struct {
 		name string
 		path convPath
-	}{{"im2col", convIm2col}, {"implicit", convImplicit}} {
+	}{{"im2col", convIm2col}, {"implicit", convImplicit}, {"implicit-dots", convImplicitDots}} {
 		stride1Path = p.path
 		t.Run(p.name, f)
 	}

@@ -33,3 +33,19 @@ func kdot4x4(k int, a, b *[4]*float32, alpha float32, c *float32, ldc int, load 
 //
 //go:noescape
 func kern8x32rows(kc int, a, b *float32, rows *int, c *float32, ldc int, load bool)
+
+// kern8x32arows computes one 8×32 tile of C (row stride ldc) with the rows
+// of A read in place, row r starting at a[rows[r]]:
+//
+//	C[r] = (load ? C[r] : 0) + Σ_{p<kc} a[rows[r]+p] · b[p·ldb : p·ldb+32]
+//
+// (the filter gradient of an implicit-im2col convolution, whose rows are
+// shifted windows of one zero-padded image). kc may be 0.
+//
+//go:noescape
+func kern8x32arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)
+
+// kern8x16arows is kern8x32arows for an 8×16 tile.
+//
+//go:noescape
+func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)

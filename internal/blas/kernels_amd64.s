@@ -350,3 +350,171 @@ nold3:
 	VMOVUPS X12, (DX)
 	VZEROUPPER
 	RET
+
+// ASTEP(b0, b1, off) is one step of the 8×32 tile with the rows of A read
+// in place: row r's value at off(Rr)(AX*1) broadcast and multiplied by B's
+// vectors b0, b1 into Z2r, Z2r+1 (rows in R8-R13, SI, DX).
+#define ASTEP(b0, b1, off) \
+	VBROADCASTSS off(R8)(AX*1), Z20; VFMADD231PS b0, Z20, Z0; VFMADD231PS b1, Z20, Z1; \
+	VBROADCASTSS off(R9)(AX*1), Z21; VFMADD231PS b0, Z21, Z2; VFMADD231PS b1, Z21, Z3; \
+	VBROADCASTSS off(R10)(AX*1), Z22; VFMADD231PS b0, Z22, Z4; VFMADD231PS b1, Z22, Z5; \
+	VBROADCASTSS off(R11)(AX*1), Z23; VFMADD231PS b0, Z23, Z6; VFMADD231PS b1, Z23, Z7; \
+	VBROADCASTSS off(R12)(AX*1), Z20; VFMADD231PS b0, Z20, Z8; VFMADD231PS b1, Z20, Z9; \
+	VBROADCASTSS off(R13)(AX*1), Z21; VFMADD231PS b0, Z21, Z10; VFMADD231PS b1, Z21, Z11; \
+	VBROADCASTSS off(SI)(AX*1), Z22; VFMADD231PS b0, Z22, Z12; VFMADD231PS b1, Z22, Z13; \
+	VBROADCASTSS off(DX)(AX*1), Z23; VFMADD231PS b0, Z23, Z14; VFMADD231PS b1, Z23, Z15
+
+// ASTEP16(b, off) is ASTEP for an 8×16 tile: row r into Z2r.
+#define ASTEP16(b, off) \
+	VBROADCASTSS off(R8)(AX*1), Z20; VFMADD231PS b, Z20, Z0; \
+	VBROADCASTSS off(R9)(AX*1), Z21; VFMADD231PS b, Z21, Z2; \
+	VBROADCASTSS off(R10)(AX*1), Z22; VFMADD231PS b, Z22, Z4; \
+	VBROADCASTSS off(R11)(AX*1), Z23; VFMADD231PS b, Z23, Z6; \
+	VBROADCASTSS off(R12)(AX*1), Z20; VFMADD231PS b, Z20, Z8; \
+	VBROADCASTSS off(R13)(AX*1), Z21; VFMADD231PS b, Z21, Z10; \
+	VBROADCASTSS off(SI)(AX*1), Z22; VFMADD231PS b, Z22, Z12; \
+	VBROADCASTSS off(DX)(AX*1), Z23; VFMADD231PS b, Z23, Z14
+
+// LOAD_AROWS sets R8-R13, SI, DX to CX + 4·rows[r] for the eight offsets
+// at AX (CX = a), and AX (the byte offset along every row) to 0.
+#define LOAD_AROWS \
+	MOVQ 0(AX), R8; LEAQ (CX)(R8*4), R8; \
+	MOVQ 8(AX), R9; LEAQ (CX)(R9*4), R9; \
+	MOVQ 16(AX), R10; LEAQ (CX)(R10*4), R10; \
+	MOVQ 24(AX), R11; LEAQ (CX)(R11*4), R11; \
+	MOVQ 32(AX), R12; LEAQ (CX)(R12*4), R12; \
+	MOVQ 40(AX), R13; LEAQ (CX)(R13*4), R13; \
+	MOVQ 48(AX), SI; LEAQ (CX)(SI*4), SI; \
+	MOVQ 56(AX), DX; LEAQ (CX)(DX*4), DX; \
+	XORQ AX, AX
+
+// func kern8x32arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)
+//
+// Registers: Z0-Z15 the 8×32 tile, Z16-Z19 rows of B, Z20-Z23 broadcast
+// values of A; R8-R13, SI, DX the rows of A, AX the byte offset along them;
+// DI walks B (stride BX bytes), CX counts.
+TEXT ·kern8x32arows(SB), NOSPLIT, $0-57
+	MOVQ a+0(FP), CX
+	MOVQ rows+8(FP), AX
+	LOAD_AROWS
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), BX
+	SHLQ $2, BX
+	ZERO_TILE
+	MOVQ kc+16(FP), CX
+	SHRQ $2, CX
+	JEQ arowstail
+arowsloop:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	ADDQ BX, DI
+	ASTEP(Z16, Z17, 0)
+	VMOVUPS (DI), Z18
+	VMOVUPS 64(DI), Z19
+	ADDQ BX, DI
+	ASTEP(Z18, Z19, 4)
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	ADDQ BX, DI
+	ASTEP(Z16, Z17, 8)
+	VMOVUPS (DI), Z18
+	VMOVUPS 64(DI), Z19
+	ADDQ BX, DI
+	ASTEP(Z18, Z19, 12)
+	ADDQ $16, AX
+	DECQ CX
+	JNE arowsloop
+arowstail:
+	MOVQ kc+16(FP), CX
+	ANDQ $3, CX
+	JEQ arowsdone
+arowstailloop:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	ADDQ BX, DI
+	ASTEP(Z16, Z17, 0)
+	ADDQ $4, AX
+	DECQ CX
+	JNE arowstailloop
+arowsdone:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
+	SHLQ $2, R9
+	MOVBLZX load+56(FP), AX
+	TESTQ AX, AX
+	JEQ arowsstore
+	ADD_TILE
+arowsstore:
+	STORE_TILE
+	VZEROUPPER
+	RET
+
+// func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)
+//
+// kern8x32arows for 16 columns: row r of the tile in Z2r, B's rows in
+// Z16-Z19.
+TEXT ·kern8x16arows(SB), NOSPLIT, $0-57
+	MOVQ a+0(FP), CX
+	MOVQ rows+8(FP), AX
+	LOAD_AROWS
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), BX
+	SHLQ $2, BX
+	ZERO_TILE
+	MOVQ kc+16(FP), CX
+	SHRQ $2, CX
+	JEQ arows16tail
+arows16loop:
+	VMOVUPS (DI), Z16
+	ADDQ BX, DI
+	VMOVUPS (DI), Z17
+	ADDQ BX, DI
+	VMOVUPS (DI), Z18
+	ADDQ BX, DI
+	VMOVUPS (DI), Z19
+	ADDQ BX, DI
+	ASTEP16(Z16, 0)
+	ASTEP16(Z17, 4)
+	ASTEP16(Z18, 8)
+	ASTEP16(Z19, 12)
+	ADDQ $16, AX
+	DECQ CX
+	JNE arows16loop
+arows16tail:
+	MOVQ kc+16(FP), CX
+	ANDQ $3, CX
+	JEQ arows16done
+arows16tailloop:
+	VMOVUPS (DI), Z16
+	ADDQ BX, DI
+	ASTEP16(Z16, 0)
+	ADDQ $4, AX
+	DECQ CX
+	JNE arows16tailloop
+arows16done:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
+	SHLQ $2, R9
+	MOVBLZX load+56(FP), AX
+	TESTQ AX, AX
+	JEQ arows16store
+	MOVQ DX, R10
+	VADDPS (R10), Z0, Z0; ADDQ R9, R10
+	VADDPS (R10), Z2, Z2; ADDQ R9, R10
+	VADDPS (R10), Z4, Z4; ADDQ R9, R10
+	VADDPS (R10), Z6, Z6; ADDQ R9, R10
+	VADDPS (R10), Z8, Z8; ADDQ R9, R10
+	VADDPS (R10), Z10, Z10; ADDQ R9, R10
+	VADDPS (R10), Z12, Z12; ADDQ R9, R10
+	VADDPS (R10), Z14, Z14
+arows16store:
+	VMOVUPS Z0, (DX); ADDQ R9, DX
+	VMOVUPS Z2, (DX); ADDQ R9, DX
+	VMOVUPS Z4, (DX); ADDQ R9, DX
+	VMOVUPS Z6, (DX); ADDQ R9, DX
+	VMOVUPS Z8, (DX); ADDQ R9, DX
+	VMOVUPS Z10, (DX); ADDQ R9, DX
+	VMOVUPS Z12, (DX); ADDQ R9, DX
+	VMOVUPS Z14, (DX)
+	VZEROUPPER
+	RET

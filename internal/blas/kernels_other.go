@@ -16,3 +16,11 @@ func kdot4x4(k int, a, b *[4]*float32, alpha float32, c *float32, ldc int, load 
 func kern8x32rows(kc int, a, b *float32, rows *int, c *float32, ldc int, load bool) {
 	panic("blas: no assembly kernels on this architecture")
 }
+
+func kern8x32arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool) {
+	panic("blas: no assembly kernels on this architecture")
+}
+
+func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool) {
+	panic("blas: no assembly kernels on this architecture")
+}

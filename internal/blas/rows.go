@@ -82,3 +82,83 @@ func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b 
 	}
 	dotSgemm(m, n, k, alpha, a, lda, matrix{s: b, rows: rows}, beta, c, ldc)
 }
+
+// SgemmRowsA computes C = A·B + beta·C for the m×k matrix A whose row i is
+// a[rows[i] : rows[i]+k], B k×n (row-major, ldb) and C m×n: with A the
+// im2col matrix of one image read in place and B its output gradient
+// transposed, the transposed filter gradient of an implicit-im2col
+// convolution. The kernels run it where n is a multiple of 16 (pad B and C
+// with zero columns otherwise); other backends copy A's rows first. It
+// panics as Sgemm does, and if len(rows) ≠ m or a row leaves a.
+func SgemmRowsA(m, n, k int, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmRowsA(current(), m, n, k, a, rows, b, ldb, beta, c, ldc)
+}
+
+func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	switch {
+	case m < 0:
+		panic(mLT0)
+	case n < 0:
+		panic(nLT0)
+	case k < 0:
+		panic(kLT0)
+	case ldb < max(1, n):
+		panic(badLdB)
+	case ldc < max(1, n):
+		panic(badLdC)
+	}
+	checkRows(a, rows, m, k)
+	if m == 0 || n == 0 {
+		return
+	}
+	switch {
+	case k > 0 && len(b) < (k-1)*ldb+n:
+		panic(shortB)
+	case len(c) < (m-1)*ldc+n:
+		panic(shortC)
+	}
+	if k == 0 {
+		scale(beta, m, n, c, ldc)
+		return
+	}
+	if !be.kernels || n%16 != 0 {
+		buf := gather(a, rows, k)
+		defer gathered.Put(buf)
+		sgemm(be, blas.NoTrans, blas.NoTrans, m, n, k, 1, *buf, max(k, 1), b, ldb, beta, c, ldc)
+		return
+	}
+	if beta != 0 && beta != 1 {
+		scale(beta, m, n, c, ldc)
+	}
+	load := beta != 0
+	var ar [8]int
+	var tile [8 * 32]float32
+	for j := 0; j < n; j += 32 {
+		cols := min(32, n-j)
+		kern := kern8x32arows
+		if cols == 16 {
+			kern = kern8x16arows
+		}
+		for i := 0; i < m; i += 8 {
+			valid := min(8, m-i)
+			for r := range ar {
+				ar[r] = rows[i+min(r, valid-1)]
+			}
+			if valid == 8 {
+				kern(&a[0], &ar, k, &b[j], ldb, &c[i*ldc+j], ldc, load)
+				continue
+			}
+			// An edge tile: its missing rows repeat the last one into a
+			// scratch tile, of which only the valid rows are kept.
+			if load {
+				for r := range valid {
+					copy(tile[r*32:][:cols], c[(i+r)*ldc+j:][:cols])
+				}
+			}
+			kern(&a[0], &ar, k, &b[j], ldb, &tile[0], 32, load)
+			for r := range valid {
+				copy(c[(i+r)*ldc+j:][:cols], tile[r*32:][:cols])
+			}
+		}
+	}
+}

@@ -99,6 +99,8 @@ func TestRowsPanics(t *testing.T) {
 		{"too few rows", func() { p.SgemmRows(3, b, []int{0, 1}, 0, c, 3) }},
 		{"transposed: row past the end", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 8}, 0, c, 2) }},
 		{"transposed: too many rows", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 1, 2}, 0, c, 2) }},
+		{"A by rows: row past the end", func() { SgemmRowsA(2, 3, 4, b, []int{0, 7}, a, 3, 0, c, 3) }},
+		{"A by rows: too few rows", func() { SgemmRowsA(2, 3, 4, b, []int{0}, a, 3, 0, c, 3) }},
 	} {
 		got := func() (r any) {
 			defer func() { r = recover() }()
@@ -107,6 +109,41 @@ func TestRowsPanics(t *testing.T) {
 		}()
 		if got != badRows {
 			t.Errorf("%s: panic %v, want %q", tc.name, got, badRows)
+		}
+	}
+}
+
+// TestSgemmRowsA checks SgemmRowsA on every backend against the float64
+// reference of the explicit matrix, for A given by random, overlapping
+// offsets into one slice: n a multiple of 32, 16 more than one (the 8×16
+// kernel) and neither (the copying path), m with and without a partial
+// 8-row tile, k with and without a remainder after the kernels' 4-step
+// unrolling.
+func TestSgemmRowsA(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(6, 6))
+	sizes := []struct{ m, n, k int }{
+		{1, 16, 1}, {8, 32, 4}, {13, 48, 7}, {144, 16, 1088}, {25, 32, 896}, {800, 64, 252}, {9, 20, 30}, {3, 0, 5}, {4, 16, 0},
+	}
+	for _, be := range backends() {
+		for _, sz := range sizes {
+			for _, beta := range []float32{0, 1, -1.5} {
+				o := newOperands(rnd, blas.NoTrans, blas.NoTrans, sz.m, sz.n, sz.k, 2, beta == 0)
+				src := make([]float32, sz.k+3*sz.m)
+				for i := range src {
+					src[i] = float32(2*rnd.Float64() - 1)
+				}
+				rows := make([]int, sz.m)
+				o.a, o.lda = make([]float32, sz.m*sz.k), max(sz.k, 1)
+				for i := range rows {
+					rows[i] = rnd.IntN(len(src) - sz.k + 1)
+					copy(o.a[i*sz.k:], src[rows[i]:rows[i]+sz.k])
+				}
+				ref, mag := o.reference(1, beta)
+				got := append([]float32(nil), o.c...)
+				sgemmRowsA(be, o.m, o.n, o.k, src, rows, o.b, o.ldb, beta, got, o.ldc)
+				name := fmt.Sprintf("%s/%dx%dx%d/beta=%g", backendName(be), sz.m, sz.n, sz.k, beta)
+				checkResult(t, name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
+			}
 		}
 	}
 }
