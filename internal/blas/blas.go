@@ -178,7 +178,7 @@ func Backend() string {
 
 // Kernels reports whether Sgemm runs robustq's assembly kernels in this
 // process, which read matrices given by row offsets (PackedA.SgemmRows,
-// SgemmRowsT) in place; other backends copy them first.
+// SgemmRowsT, SgemmRowsA) in place; other backends copy them first.
 func Kernels() bool { return current().kernels }
 
 // SetThreads sets the number of threads OpenBLAS runs each Sgemm call on to
