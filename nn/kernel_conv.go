@@ -105,8 +105,8 @@ type convKernel struct {
 	wideGrad      [][]float32
 	// For the filter gradient by tiles (filterGradTiles): the output
 	// gradient transposed over the wide positions, its o channels padded to
-	// a multiple of 16, and the transposed partial sums, per worker.
-	gradT, partialT [][]float32
+	// a multiple of 16, per worker.
+	gradT [][]float32
 }
 
 // convPath chooses how stride-1 convolutions run: convAuto picks the
@@ -290,6 +290,23 @@ func (k *convKernel) padImage(x, padded []float32) {
 }
 
 func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
+
+// partialSums returns per-worker space for filter-gradient partial sums,
+// size values each, in k.partial, grown where needed (the filter gradient by
+// tiles sums dWᵀ with its columns padded, the other paths dW).
+func (k *convKernel) partialSums(workers, size int) [][]float32 {
+	sums := make([][]float32, workers)
+	for w := range sums {
+		if w == len(k.partial) {
+			k.partial = append(k.partial, nil)
+		}
+		if len(k.partial[w]) < size {
+			k.partial[w] = make([]float32, size)
+		}
+		sums[w] = k.partial[w][:size]
+	}
+	return sums
+}
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
 // col, a (C·KH·KW)×(OH·OW) matrix.
@@ -497,21 +514,19 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		})
 	case 1: // filter: Σ_n dOut_n · col_nᵀ, partial sums per worker.
 		workers := min(maxWorkers(), k.n)
-		for len(k.partial) < workers {
-			k.partial = append(k.partial, make([]float32, len(dIn)))
-		}
 		if k.implicit() && k.filterGradTiles() {
 			// dWᵀ = Σ_n P_n·G_nᵀ: P_n the implicit im2col matrix (ckk
 			// rows, shifted windows of the padded image, read in place),
 			// G_nᵀ the output gradient over the wide positions, transposed
-			// (nWide × o16, zero outside the image and past o).
+			// (nWide × o16, zero outside the image and past o). The
+			// partial sums are dWᵀ's, ckk × o16.
 			o16 := (k.o + 15) &^ 15
+			partial := k.partialSums(workers, ckk*o16)
 			for len(k.gradT) < workers {
 				k.gradT = append(k.gradT, make([]float32, k.nWide*o16))
-				k.partialT = append(k.partialT, make([]float32, ckk*o16))
 			}
 			parallelFor(k.n, func(wk, lo, hi int) {
-				padded, gt, acc := k.padded[wk], k.gradT[wk], k.partialT[wk]
+				padded, gt, acc := k.padded[wk], k.gradT[wk], partial[wk]
 				for n := lo; n < hi; n++ {
 					k.padImage(x[n*chw:(n+1)*chw], padded)
 					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]
@@ -533,7 +548,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				}
 			})
 			clear(dIn)
-			for _, acc := range k.partialT[:workers] {
+			for _, acc := range partial {
 				for r := range ckk {
 					for oc, v := range acc[r*o16:][:k.o] {
 						dIn[oc*ckk+r] += v
@@ -542,12 +557,13 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			}
 			return nil
 		}
+		partial := k.partialSums(workers, len(dIn))
 		if k.implicit() {
 			for len(k.wideGrad) < workers {
 				k.wideGrad = append(k.wideGrad, make([]float32, k.o*k.nWide))
 			}
 			parallelFor(k.n, func(wk, lo, hi int) {
-				padded, g, acc := k.padded[wk], k.wideGrad[wk], k.partial[wk]
+				padded, g, acc := k.padded[wk], k.wideGrad[wk], partial[wk]
 				clear(acc)
 				for n := lo; n < hi; n++ {
 					k.padImage(x[n*chw:(n+1)*chw], padded)
@@ -565,7 +581,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		} else {
 			parallelFor(k.n, func(wk, lo, hi int) {
 				col := k.scratch(wk)
-				acc := k.partial[wk]
+				acc := partial[wk]
 				clear(acc)
 				for n := lo; n < hi; n++ {
 					k.im2col(x[n*chw:(n+1)*chw], col)
@@ -573,8 +589,8 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				}
 			})
 		}
-		copy(dIn, k.partial[0])
-		for _, p := range k.partial[1:workers] {
+		copy(dIn, partial[0])
+		for _, p := range partial[1:] {
 			for j, v := range p {
 				dIn[j] += v
 			}

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -193,7 +194,62 @@ func testConvBackward(t *testing.T) {
 			if diff, scale := maxAbsDiff(gotW, dw); diff > convTolerance(float64(tc.n*k.oh*k.ow), scale) {
 				t.Errorf("filter gradient: max |error| %.3g (values up to %.3g)", diff, scale)
 			}
+			// A second pass reuses the partial sums: it must not add to them.
+			again := make([]float32, len(w))
+			if err := k.backward(1, again, in, nil, g); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(again, gotW) {
+				t.Errorf("filter gradient differs on a second call")
+			}
 		})
+	}
+}
+
+// TestConvFilterGradAcrossPaths runs the filter gradient of one kernel
+// through the stride-1 paths in turn (their partial sums have different
+// sizes: dWᵀ with padded columns for tiles, dW otherwise) and compares each
+// with the definition's float64 value, tolerance as in
+// TestConvKernelBackwardMatchesDefinition.
+func TestConvFilterGradAcrossPaths(t *testing.T) {
+	defer func(p convPath) { stride1Path = p }(stride1Path)
+	r := rand.New(rand.NewPCG(9, 9))
+	const n, c, h, o = 3, 3, 6, 40
+	k, err := newConvKernel(tensor.Shape{n, c, h, h}, tensor.Shape{o, c, 3, 3}, 1, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, w := randSlice(r, n*c*h*h, -1, 1), randSlice(r, o*c*9, -1, 1)
+	g := randSlice(r, k.outShape().TotalSize(), -1, 1)
+	want := make([]float64, len(w))
+	for b := range n {
+		for oc := range o {
+			for oy := range h {
+				for ox := range h {
+					gv := float64(g[((b*o+oc)*h+oy)*h+ox])
+					for ic := range c {
+						for i := range 3 {
+							for j := range 3 {
+								iy, ix := oy-1+i, ox-1+j
+								if iy >= 0 && iy < h && ix >= 0 && ix < h {
+									want[((oc*c+ic)*3+i)*3+j] += gv * float64(x[((b*c+ic)*h+iy)*h+ix])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, p := range []convPath{convImplicit, convImplicitDots, convIm2col, convImplicit} {
+		stride1Path = p
+		got := make([]float32, len(w))
+		if err := k.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+			t.Fatal(err)
+		}
+		if diff, scale := maxAbsDiff(got, want); diff > convTolerance(float64(n*h*h), scale) {
+			t.Errorf("path %d: max |error| %.3g (values up to %.3g)", p, diff, scale)
+		}
 	}
 }
 
