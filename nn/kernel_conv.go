@@ -162,6 +162,14 @@ func (k *convKernel) filterGradTiles() bool {
 	return rqblas.Kernels() && k.o > 16
 }
 
+// rowsInPlace reports whether the implicit forward pass writes its output
+// in place, one product per output row (whose windows start oy·wp into the
+// padded planes), instead of over the wide positions followed by a copy
+// that drops the kw−1 columns past each row: where output rows are a
+// multiple of the kernels' 32-column tiles wide (ResNet's 32×32 layers) and
+// there is no bias to add.
+func (k *convKernel) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
+
 // implicitForward reports whether the forward pass runs as an implicit GEMM
 // too. There it also pays a row-by-row copy of the image into the padded
 // planes and of the wide output back, short copies that cost more than the
@@ -275,7 +283,7 @@ func (k *convKernel) prepareImplicit(workers int) {
 	for len(k.padded) < workers {
 		k.padded = append(k.padded, make([]float32, k.c*k.hp*k.wp+k.kw-1))
 	}
-	for k.implicitForward() && len(k.wide) < workers {
+	for k.implicitForward() && !k.rowsInPlace() && len(k.wide) < workers {
 		k.wide = append(k.wide, make([]float32, k.o*k.nWide))
 	}
 }
@@ -446,12 +454,19 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 			b = in[2]
 		}
 		parallelFor(k.n, func(wk, lo, hi int) {
-			padded, wide := k.padded[wk], k.wide[wk]
+			padded := k.padded[wk]
 			for n := lo; n < hi; n++ {
 				k.padImage(x[n*chw:(n+1)*chw], padded)
+				o := out[n*k.o*ohw : (n+1)*k.o*ohw]
+				if k.rowsInPlace() {
+					for oy := range k.oh {
+						k.packedW.SgemmRows(k.ow, padded[oy*k.wp:], k.rows, 0, o[oy*k.ow:], ohw)
+					}
+					continue
+				}
+				wide := k.wide[wk]
 				k.packedW.SgemmRows(k.nWide, padded, k.rows, 0, wide, k.nWide)
 				// Keep the first ow of every wp columns, adding the bias.
-				o := out[n*k.o*ohw : (n+1)*k.o*ohw]
 				for oc := range k.o {
 					for oy := range k.oh {
 						dst := o[(oc*k.oh+oy)*k.ow:][:k.ow]

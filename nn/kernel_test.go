@@ -73,6 +73,7 @@ var convCases = []struct {
 	{"mnist conv1 shape: col2im input gradient", 2, 1, 28, 28, 32, 5, 5, 1, 2, true},
 	{"mnist conv2 shape", 2, 32, 14, 14, 64, 5, 5, 1, 2, true},
 	{"16 filters: 8x16 tiles", 3, 4, 8, 8, 16, 3, 3, 1, 1, false},
+	{"32 wide: output rows in place", 2, 3, 3, 32, 10, 3, 3, 1, 1, false},
 	{"48 filters: 8x32 and 8x16 tiles", 3, 3, 6, 6, 48, 3, 3, 1, 1, true},
 }
 
