@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
@@ -53,6 +54,35 @@ func parallelFor(n int, f func(worker, lo, hi int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// parallelEach runs f over [0,n) in chunks handed to the workers as they
+// become free, and waits for them: a worker slowed down (another process,
+// the hypervisor taking its core) takes fewer chunks instead of holding the
+// others up at the end. Worker w gets index w (for per-worker scratch space)
+// and may get several chunks, in any order, so f must compute each index's
+// result on its own: per-worker sums would depend on the schedule and no
+// longer be reproducible (those use parallelFor).
+func parallelEach(n int, f func(worker, lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if n <= 0 {
+		return
+	}
+	if workers <= 1 {
+		f(0, 0, n)
+		return
+	}
+	chunk := max(1, n/(8*workers))
+	var next atomic.Int64
+	parallelFor(workers, func(w, _, _ int) {
+		for {
+			lo := int(next.Add(int64(chunk))) - chunk
+			if lo >= n {
+				return
+			}
+			f(w, lo, min(lo+chunk, n))
+		}
+	})
 }
 
 // parallelRange splits the elementwise work [0, n) into one contiguous
@@ -453,7 +483,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 		if k.bias {
 			b = in[2]
 		}
-		parallelFor(k.n, func(wk, lo, hi int) {
+		parallelEach(k.n, func(wk, lo, hi int) {
 			padded := k.padded[wk]
 			for n := lo; n < hi; n++ {
 				k.padImage(x[n*chw:(n+1)*chw], padded)
@@ -483,7 +513,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 		})
 		return nil
 	}
-	parallelFor(k.n, func(wk, lo, hi int) {
+	parallelEach(k.n, func(wk, lo, hi int) {
 		col := k.scratch(wk)
 		for n := lo; n < hi; n++ {
 			k.im2col(x[n*chw:(n+1)*chw], col)
@@ -520,7 +550,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 		k.prepareCols(min(maxWorkers(), k.n))
 		clear(dIn)
 		gemm.pack(&k.packedWT, blas.Trans, ckk, k.o, w, ckk)
-		parallelFor(k.n, func(wk, lo, hi int) {
+		parallelEach(k.n, func(wk, lo, hi int) {
 			col := k.scratch(wk)
 			for n := lo; n < hi; n++ {
 				k.packedWT.Sgemm(blas.NoTrans, ohw, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
