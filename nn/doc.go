@@ -20,7 +20,11 @@
 // rate Schedule, and calls Hooks around every step: adversarial training
 // replaces the batch, quantization-aware training swaps weights, Progress
 // prints. Network.Save and Network.Load move weights to and from
-// safetensors files with PyTorch's parameter names and layouts.
+// safetensors files with PyTorch's parameter names and layouts;
+// SaveOptimizerFile and LoadOptimizerFile do the same for the optimizer's
+// state (StatefulOptimizer), so that training resumed from a checkpoint
+// with TrainConfig.StartEpoch takes exactly the steps of an uninterrupted
+// run.
 //
 // Each layer's arithmetic is a kernel (convolution by GEMM over im2col's
 // matrix, read in place as shifted windows of the padded image where that

@@ -23,6 +23,7 @@ type SGD struct {
 	// weights (not biases or batch-norm parameters).
 	WeightDecay float64
 	velocity    map[*Param][]float32
+	pending     map[string][]float32 // SetState's, until the next Step
 }
 
 // Adam is Kingma and Ba's optimizer with PyTorch's defaults; with Decoupled
@@ -38,6 +39,7 @@ type Adam struct {
 	Decoupled bool
 	m, v      map[*Param][]float32
 	t         map[*Param]int
+	pending   map[string][]float32 // SetState's, until the next Step
 }
 
 var (
@@ -63,6 +65,9 @@ func checkStep(params []*Param, grads [][]float32, lr float64) error {
 // Step implements Optimizer.
 func (o *SGD) Step(params []*Param, grads [][]float32, lr float64) error {
 	if err := checkStep(params, grads, lr); err != nil {
+		return err
+	}
+	if err := o.restore(params); err != nil {
 		return err
 	}
 	if o.velocity == nil {
@@ -111,6 +116,9 @@ func (o *SGD) Step(params []*Param, grads [][]float32, lr float64) error {
 // Step implements Optimizer.
 func (o *Adam) Step(params []*Param, grads [][]float32, lr float64) error {
 	if err := checkStep(params, grads, lr); err != nil {
+		return err
+	}
+	if err := o.restore(params); err != nil {
 		return err
 	}
 	b1, b2, eps := o.Beta1, o.Beta2, o.Eps

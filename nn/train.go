@@ -19,7 +19,9 @@ type TrainConfig struct {
 	Epochs int
 	// StartEpoch skips the first StartEpoch epochs (to resume from a
 	// checkpoint): shuffling and the schedule continue as in an uninterrupted
-	// run. The optimizer's state is not part of a checkpoint.
+	// run. The optimizer starts from its current state: restore it with
+	// StatefulOptimizer.SetState (or LoadOptimizerFile) to take exactly the
+	// steps of a run that was never interrupted.
 	StartEpoch int
 	// BatchSize is the mini-batch size; 0 means 128.
 	BatchSize int
@@ -53,6 +55,9 @@ type Step struct {
 	// Rng is the training run's random source, for hooks that need one
 	// (seeded from TrainConfig.Seed).
 	Rng *rand.Rand
+	// Optimizer is the run's optimizer (checkpoint hooks save its state
+	// when it is a StatefulOptimizer).
+	Optimizer Optimizer
 }
 
 // Hook observes or changes a training step. Any error stops training and is
@@ -155,7 +160,7 @@ func Train(ctx context.Context, net *Network, ds *data.Dataset, cfg TrainConfig)
 				return res, err
 			}
 			st := &Step{Net: net, Epoch: epoch, Iter: it, Iters: iters, Global: epoch*iters + it, Total: total,
-				X: b.X, Y: b.Y, Rng: rng}
+				X: b.X, Y: b.Y, Rng: rng, Optimizer: opt}
 			st.LR = lr(st.Global, total)
 			for _, h := range cfg.Hooks {
 				if err := h.BeforeStep(ctx, st); err != nil {

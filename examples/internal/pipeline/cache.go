@@ -55,13 +55,39 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 			break
 		}
 	}
+	// The optimizer's state (momentum) is saved next to each checkpoint
+	// and restored before the first step of a resumed run, which then takes
+	// the steps of an uninterrupted one; a checkpoint without it (written
+	// by an older version) resumes with a fresh optimizer.
+	restore := nn.HookFuncs{Before: func(_ context.Context, s *nn.Step) error {
+		opt, ok := s.Optimizer.(nn.StatefulOptimizer)
+		if start == 0 || s.Global != start*s.Iters || !ok {
+			return nil
+		}
+		p := optimizerPath(dir, job.Key, start)
+		if _, err := nn.LoadOptimizerFile(p, opt); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(log, "%s: no optimizer state at %s, resuming with a fresh optimizer\n", job.Key, p)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "%s: optimizer state restored from %s\n", job.Key, p)
+		return nil
+	}}
 	save := nn.HookFuncs{After: func(_ context.Context, s *nn.Step) error {
 		if s.Iter+1 != s.Iters {
 			return nil
 		}
-		return s.Net.SaveFile(checkpointPath(dir, job.Key, s.Epoch+1), map[string]string{"epoch": strconv.Itoa(s.Epoch + 1)})
+		meta := map[string]string{"epoch": strconv.Itoa(s.Epoch + 1)}
+		if err := s.Net.SaveFile(checkpointPath(dir, job.Key, s.Epoch+1), meta); err != nil {
+			return err
+		}
+		if opt, ok := s.Optimizer.(nn.StatefulOptimizer); ok {
+			return nn.SaveOptimizerFile(optimizerPath(dir, job.Key, s.Epoch+1), opt, meta)
+		}
+		return nil
 	}}
-	if err := job.Train(ctx, net, ds, start, []nn.Hook{save}); err != nil {
+	if err := job.Train(ctx, net, ds, start, []nn.Hook{restore, save}); err != nil {
 		return nil, fmt.Errorf("%s: %w", job.Key, err)
 	}
 	if err := net.SaveFile(final, map[string]string{"key": job.Key}); err != nil {
@@ -79,4 +105,10 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 
 func checkpointPath(dir, key string, epoch int) string {
 	return filepath.Join(dir, fmt.Sprintf("%s.epoch%d.safetensors", key, epoch))
+}
+
+// optimizerPath is where the optimizer's state after epoch is saved (the
+// finished model's cleanup removes it with the checkpoints).
+func optimizerPath(dir, key string, epoch int) string {
+	return filepath.Join(dir, fmt.Sprintf("%s.epoch%d.optim.safetensors", key, epoch))
 }

@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/nn"
+)
+
+// TestCachedResumesExactly interrupts a three-epoch run after its first
+// epoch and runs Cached again: the resumed run must end with the weights of
+// an uninterrupted one, bit for bit (checkpoint and optimizer state both
+// restored), and the finished model must replace the checkpoints.
+func TestCachedResumesExactly(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	ds := &data.Dataset{X: make([]float32, 40*16), Y: make([]int, 40), Channels: 1, Height: 4, Width: 4, Classes: 3}
+	for i := range ds.X {
+		ds.X[i] = r.Float32()
+	}
+	for i := range ds.Y {
+		ds.Y[i] = r.IntN(3)
+	}
+	errStop := errors.New("interrupted")
+	job := func(stopAfter int) Job {
+		return Job{Key: "k", Epochs: 3, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			stop := nn.HookFuncs{After: func(_ context.Context, s *nn.Step) error {
+				if s.Epoch+1 == stopAfter && s.Iter+1 == s.Iters {
+					return errStop
+				}
+				return nil
+			}}
+			_, err := nn.Train(ctx, net, ds, nn.TrainConfig{Epochs: 3, StartEpoch: start, BatchSize: 8, Seed: 5,
+				Optimizer: &nn.SGD{Momentum: 0.9, Nesterov: true}, LR: nn.OneCycleLR(0.1), Hooks: append(hooks, stop)})
+			return err
+		}}
+	}
+	newNet := func() *nn.Network {
+		net, err := tiny(rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net
+	}
+	straight, err := Cached(context.Background(), t.TempDir(), newNet(), ds, job(0), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Cached(context.Background(), dir, newNet(), ds, job(1), io.Discard); !errors.Is(err, errStop) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	for _, f := range []string{"k.epoch1.safetensors", "k.epoch1.optim.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("after the interruption: %v", err)
+		}
+	}
+	resumed, err := Cached(context.Background(), dir, newNet(), ds, job(0), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(straight.Param("fc.weight").Data, resumed.Param("fc.weight").Data) {
+		t.Error("resumed run ends with other weights than the uninterrupted one")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "k.epoch*"))
+	if len(left) > 0 {
+		t.Errorf("checkpoints left after the finished model was saved: %v", left)
+	}
+}
