@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/nn"
@@ -35,26 +36,31 @@ type Job struct {
 // it is there, or resuming from the latest epoch checkpoint. Checkpoints are
 // written atomically after every epoch, so an interrupted run loses at most
 // the epoch in progress. log receives one line per event.
-func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, job Job, log io.Writer) (*nn.Network, error) {
+func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, job Job, log io.Writer) (*nn.Network, TrainTime, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, TrainTime{}, err
 	}
 	final := filepath.Join(dir, job.Key+".safetensors")
-	if _, err := net.LoadFile(final); err == nil {
+	if meta, err := net.LoadFile(final); err == nil {
 		fmt.Fprintf(log, "%s: loaded from %s\n", job.Key, final)
-		return net, nil
+		return net, trainTimeOf(meta), nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(log, "%s: ignoring unusable cache file (%v)\n", job.Key, err)
 	}
 	start := 0
+	// The training time of the runs before this one, from the checkpoint
+	// resumed (missing in checkpoints of older versions: Partial).
+	before := TrainTime{}
 	for e := job.Epochs - 1; e >= 1; e-- {
 		p := checkpointPath(dir, job.Key, e)
-		if _, err := net.LoadFile(p); err == nil {
-			start = e
+		if meta, err := net.LoadFile(p); err == nil {
+			start, before = e, trainTimeOf(meta)
 			fmt.Fprintf(log, "%s: resuming after epoch %d from %s\n", job.Key, e, p)
 			break
 		}
 	}
+	t0 := time.Now()
+	total := func() TrainTime { return TrainTime{before.Took + time.Since(t0), before.Partial, false} }
 	// The optimizer's state (momentum) is saved next to each checkpoint
 	// and restored before the first step of a resumed run, which then takes
 	// the steps of an uninterrupted one; a checkpoint without it (written
@@ -78,7 +84,8 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 		if s.Iter+1 != s.Iters {
 			return nil
 		}
-		meta := map[string]string{"epoch": strconv.Itoa(s.Epoch + 1)}
+		meta := total().meta()
+		meta["epoch"] = strconv.Itoa(s.Epoch + 1)
 		if err := s.Net.SaveFile(checkpointPath(dir, job.Key, s.Epoch+1), meta); err != nil {
 			return err
 		}
@@ -88,10 +95,13 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 		return nil
 	}}
 	if err := job.Train(ctx, net, ds, start, []nn.Hook{restore, save}); err != nil {
-		return nil, fmt.Errorf("%s: %w", job.Key, err)
+		return nil, TrainTime{}, fmt.Errorf("%s: %w", job.Key, err)
 	}
-	if err := net.SaveFile(final, map[string]string{"key": job.Key}); err != nil {
-		return nil, err
+	took := total()
+	meta := took.meta()
+	meta["key"] = job.Key
+	if err := net.SaveFile(final, meta); err != nil {
+		return nil, TrainTime{}, err
 	}
 	// The finished model supersedes its checkpoints.
 	matches, _ := filepath.Glob(filepath.Join(dir, job.Key+".epoch*.safetensors"))
@@ -100,7 +110,48 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 			os.Remove(m)
 		}
 	}
-	return net, nil
+	return net, took, nil
+}
+
+// TrainTime is how long a model took to train, over every run that
+// contributed to it (a resumed run adds its time to the checkpoint's).
+type TrainTime struct {
+	Took time.Duration
+	// Partial: an earlier run's time was not recorded (a checkpoint or
+	// model written by an older version), so Took is a lower bound.
+	Partial bool
+	// Unknown: no time is recorded at all.
+	Unknown bool
+}
+
+const trainSecondsKey, trainPartialKey = "train_seconds", "train_seconds_partial"
+
+func (t TrainTime) meta() map[string]string {
+	m := map[string]string{trainSecondsKey: strconv.FormatFloat(t.Took.Seconds(), 'f', 1, 64)}
+	if t.Partial || t.Unknown {
+		m[trainPartialKey] = "true"
+	}
+	return m
+}
+
+// trainTimeOf reads the time recorded in a checkpoint's or model's metadata.
+func trainTimeOf(meta map[string]string) TrainTime {
+	sec, err := strconv.ParseFloat(meta[trainSecondsKey], 64)
+	if err != nil || sec < 0 {
+		return TrainTime{Partial: true, Unknown: true}
+	}
+	return TrainTime{Took: time.Duration(sec * float64(time.Second)), Partial: meta[trainPartialKey] == "true"}
+}
+
+// String is the time rounded to the second, "≥ " before a lower bound.
+func (t TrainTime) String() string {
+	switch {
+	case t.Unknown:
+		return "not recorded"
+	case t.Partial:
+		return "≥ " + t.Took.Round(time.Second).String()
+	}
+	return t.Took.Round(time.Second).String()
 }
 
 func checkpointPath(dir, key string, epoch int) string {

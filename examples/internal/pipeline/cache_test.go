@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/nn"
@@ -48,12 +49,12 @@ func TestCachedResumesExactly(t *testing.T) {
 		}
 		return net
 	}
-	straight, err := Cached(context.Background(), t.TempDir(), newNet(), ds, job(0), io.Discard)
+	straight, _, err := Cached(context.Background(), t.TempDir(), newNet(), ds, job(0), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := Cached(context.Background(), dir, newNet(), ds, job(1), io.Discard); !errors.Is(err, errStop) {
+	if _, _, err := Cached(context.Background(), dir, newNet(), ds, job(1), io.Discard); !errors.Is(err, errStop) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 	for _, f := range []string{"k.epoch1.safetensors", "k.epoch1.optim.safetensors"} {
@@ -61,9 +62,17 @@ func TestCachedResumesExactly(t *testing.T) {
 			t.Errorf("after the interruption: %v", err)
 		}
 	}
-	resumed, err := Cached(context.Background(), dir, newNet(), ds, job(0), io.Discard)
+	resumed, took, err := Cached(context.Background(), dir, newNet(), ds, job(0), io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The time of both runs: positive, and complete (both recorded it).
+	if took.Took <= 0 || took.Partial || took.Unknown {
+		t.Errorf("training time %+v, want a complete positive duration", took)
+	}
+	// Loading the finished model gives the same recorded time.
+	if _, again, err := Cached(context.Background(), dir, newNet(), ds, job(0), io.Discard); err != nil || again.String() != took.String() {
+		t.Errorf("time of the cached model %v (%v), want %v", again, err, took)
 	}
 	if !slices.Equal(straight.Param("fc.weight").Data, resumed.Param("fc.weight").Data) {
 		t.Error("resumed run ends with other weights than the uninterrupted one")
@@ -71,5 +80,20 @@ func TestCachedResumesExactly(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, "k.epoch*"))
 	if len(left) > 0 {
 		t.Errorf("checkpoints left after the finished model was saved: %v", left)
+	}
+}
+
+// A checkpoint without a recorded time (an older version's) makes the
+// total a lower bound, marked as such.
+func TestTrainTimeOfOldCheckpoint(t *testing.T) {
+	if got := trainTimeOf(map[string]string{"epoch": "3"}); !got.Unknown || got.String() != "not recorded" {
+		t.Errorf("no time: %+v %q", got, got)
+	}
+	resumed := TrainTime{Took: 90 * time.Second, Partial: true}
+	if got := trainTimeOf(resumed.meta()); got != resumed || got.String() != "≥ 1m30s" {
+		t.Errorf("partial time round trip: %+v %q", got, got)
+	}
+	if got := trainTimeOf(map[string]string{trainSecondsKey: "-4"}); !got.Unknown {
+		t.Errorf("negative time accepted: %+v", got)
 	}
 }

@@ -49,7 +49,7 @@ type Experiment struct {
 
 	started  time.Time
 	nets     map[string]*nn.Network
-	trainDur map[string]time.Duration
+	trainDur map[string]TrainTime
 	rows     []Row
 	results  []RowResult
 	subClean float64
