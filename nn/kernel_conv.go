@@ -110,6 +110,7 @@ type convKernel struct {
 	bias        bool
 	cols        [][]float32 // per-worker im2col buffers
 	partial     [][]float32 // per-worker filter-gradient partial sums
+	sums        [][]float32 // partialSums' views of them, reused
 
 	// For stride 1 the input gradient is itself a convolution: of the
 	// output gradient, padded by KH−1−pad, with the filters flipped and
@@ -333,17 +334,17 @@ func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
 // size values each, in k.partial, grown where needed (the filter gradient by
 // tiles sums dWᵀ with its columns padded, the other paths dW).
 func (k *convKernel) partialSums(workers, size int) [][]float32 {
-	sums := make([][]float32, workers)
-	for w := range sums {
+	k.sums = k.sums[:0]
+	for w := range workers {
 		if w == len(k.partial) {
 			k.partial = append(k.partial, nil)
 		}
 		if len(k.partial[w]) < size {
 			k.partial[w] = make([]float32, size)
 		}
-		sums[w] = k.partial[w][:size]
+		k.sums = append(k.sums, k.partial[w][:size])
 	}
-	return sums
+	return k.sums
 }
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of

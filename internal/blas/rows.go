@@ -135,9 +135,14 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, l
 	var tile [8 * 32]float32
 	for j := 0; j < n; j += 32 {
 		cols := min(32, n-j)
-		kern := kern8x32arows
-		if cols == 16 {
-			kern = kern8x16arows
+		// Direct calls, not a function value: through one, ar and tile
+		// would escape to the heap on every call (go build -gcflags=-m).
+		kern := func(a *float32, ar *[8]int, b *float32, c *float32, ldc int, load bool) {
+			if cols == 16 {
+				kern8x16arows(a, ar, k, b, ldb, c, ldc, load)
+			} else {
+				kern8x32arows(a, ar, k, b, ldb, c, ldc, load)
+			}
 		}
 		for i := 0; i < m; i += 8 {
 			valid := min(8, m-i)
@@ -145,7 +150,7 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, l
 				ar[r] = rows[i+min(r, valid-1)]
 			}
 			if valid == 8 {
-				kern(&a[0], &ar, k, &b[j], ldb, &c[i*ldc+j], ldc, load)
+				kern(&a[0], &ar, &b[j], &c[i*ldc+j], ldc, load)
 				continue
 			}
 			// An edge tile: its missing rows repeat the last one into a
@@ -155,7 +160,7 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, l
 					copy(tile[r*32:][:cols], c[(i+r)*ldc+j:][:cols])
 				}
 			}
-			kern(&a[0], &ar, k, &b[j], ldb, &tile[0], 32, load)
+			kern(&a[0], &ar, &b[j], &tile[0], 32, load)
 			for r := range valid {
 				copy(c[(i+r)*ldc+j:][:cols], tile[r*32:][:cols])
 			}
