@@ -178,6 +178,15 @@ func TestGradients(t *testing.T) {
 		{"residual projection stride2", [3]int{3, 6, 6}, func() []Layer {
 			return []Layer{Residual("u", 5, 2, 0.1), GlobalAvgPool(), Dense("fc", 4)}
 		}},
+		// Identity units in a row: the gradient at each sum is shared by
+		// both of its inputs (sumKernel), and each unit's input adds it to
+		// the gradient through the unit's own layers. (On 3×4×4 inputs with 3
+		// channels, u1.c1's direction crossed a leaky ReLU kink 5e-4 away:
+		// central differences went -0.0133 at h = 1e-3, -0.01033 at 1e-4,
+		// against an analytic -0.01028.)
+		{"residual identity x3", [3]int{4, 5, 5}, func() []Layer {
+			return []Layer{Residual("u1", 4, 1, 0.1), Residual("u2", 4, 1, 0.1), Residual("u3", 4, 1, 0.1), GlobalAvgPool(), Dense("fc", 4)}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -114,6 +114,7 @@ func reluFactor(v float32, slope uint32) float32 {
 // addKernel is the elementwise sum of two tensors of one shape (residual connections).
 type addKernel struct{ shape tensor.Shape }
 
+func (k *addKernel) sumOfInputs()           {}
 func (k *addKernel) name() string           { return "add" }
 func (k *addKernel) outShape() tensor.Shape { return k.shape }
 func (k *addKernel) differentiable() []bool { return []bool{true, true} }
