@@ -382,13 +382,25 @@ func (k *convKernel) im2col(x, col []float32) {
 						clear(dst[hi:])
 						continue
 					}
-					for ox := range dst {
-						if x := ix + ox*k.stride; x >= 0 && x < k.w {
-							dst[ox] = src[x]
-						} else {
-							dst[ox] = 0
-						}
+					// Strided: the columns ox whose ix + ox·stride lies in
+					// the image, zeros on either side.
+					lo := 0
+					if ix < 0 {
+						lo = (-ix + k.stride - 1) / k.stride
 					}
+					hi := 0
+					if last := k.w - 1 - ix; last >= 0 {
+						hi = min(k.ow, last/k.stride+1)
+					}
+					if lo >= hi {
+						clear(dst)
+						continue
+					}
+					clear(dst[:lo])
+					for ox, x := lo, ix+lo*k.stride; ox < hi; ox, x = ox+1, x+k.stride {
+						dst[ox] = src[x]
+					}
+					clear(dst[hi:])
 				}
 			}
 		}
