@@ -207,7 +207,11 @@ func (k *convKernel) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
 // im2col copies they replace on small images with small kernels: measured
 // per layer, faster for ResNet's 32×32 and MNIST's 28×28 and 14×14 (5×5)
 // layers, slower for ResNet's 16×16 and 8×8 (3×3). KH·KW·OW ≥ 256 separates
-// the two.
+// the two. Writing those layers' 16-wide (or paired 8-wide) output rows in
+// place through an 8×16-tile kernel was slower still (2026-12-03, medians
+// of three at batch 128 beside another job: 16×16 forward 7.5 ms against
+// im2col's 4.9, 8×8 7.3 against 6.7): eight broadcasts of A per vector of B
+// leave the loads, not the FMAs, the limit.
 func (k *convKernel) implicitForward() bool {
 	if !k.implicit() {
 		return false
