@@ -364,45 +364,31 @@ func (k *convKernel) im2col(x, col []float32) {
 					k.shiftCopy(row, xc, i-k.pad, j-k.pad)
 					continue
 				}
+				// The columns ox whose ix + ox·stride lies in the image, the
+				// same for every output row; zeros on either side.
+				ix := j - k.pad
+				lo, hi := 0, 0
+				if ix < 0 {
+					lo = (-ix + k.stride - 1) / k.stride
+				}
+				if last := k.w - 1 - ix; last >= 0 {
+					hi = min(k.ow, last/k.stride+1)
+				}
 				for oy := range k.oh {
 					iy := oy*k.stride - k.pad + i
 					dst := row[oy*k.ow : (oy+1)*k.ow]
-					if iy < 0 || iy >= k.h {
+					if iy < 0 || iy >= k.h || lo >= hi {
 						clear(dst)
 						continue
 					}
 					src := xc[iy*k.w : (iy+1)*k.w]
-					ix := j - k.pad
-					if k.stride == 1 {
-						// A contiguous run: zeros where the window leaves the
-						// image, a copy in between.
-						lo, hi := max(0, -ix), min(k.ow, k.w-ix)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], src[ix+lo:ix+hi])
-						clear(dst[hi:])
-						continue
-					}
-					// Strided: the columns ox whose ix + ox·stride lies in
-					// the image, zeros on either side.
-					lo := 0
-					if ix < 0 {
-						lo = (-ix + k.stride - 1) / k.stride
-					}
-					hi := 0
-					if last := k.w - 1 - ix; last >= 0 {
-						hi = min(k.ow, last/k.stride+1)
-					}
-					if lo >= hi {
-						clear(dst)
-						continue
-					}
 					clear(dst[:lo])
-					for ox, x := lo, ix+lo*k.stride; ox < hi; ox, x = ox+1, x+k.stride {
-						dst[ox] = src[x]
+					if k.stride == 1 {
+						copy(dst[lo:hi], src[ix+lo:ix+hi])
+					} else {
+						for ox, x := lo, ix+lo*k.stride; ox < hi; ox, x = ox+1, x+k.stride {
+							dst[ox] = src[x]
+						}
 					}
 					clear(dst[hi:])
 				}
