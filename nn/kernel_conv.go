@@ -138,6 +138,15 @@ type convKernel struct {
 	// gradient transposed over the wide positions, its o channels padded to
 	// a multiple of 16, per worker.
 	gradT [][]float32
+
+	// keepPadded makes an implicit forward pass keep every image's padded
+	// planes (paddedBatch, for the input whose first value is at
+	// paddedFor), so that the filter gradient of a training graph reads
+	// them instead of padding each image again. Kernels built for a graph
+	// without weight gradients leave it off and pad into per-worker space.
+	keepPadded  bool
+	paddedBatch []float32
+	paddedFor   *float32
 }
 
 // convPath chooses how stride-1 convolutions run: convAuto picks the
@@ -314,13 +323,31 @@ func (k *convKernel) prepareImplicit(workers int) {
 			}
 		}
 	}
-	// The last row's window ends kw−1 values past the last plane.
 	for len(k.padded) < workers {
-		k.padded = append(k.padded, make([]float32, k.c*k.hp*k.wp+k.kw-1))
+		k.padded = append(k.padded, make([]float32, k.paddedLen()))
+	}
+	if k.keepPadded && k.implicitForward() && k.paddedBatch == nil {
+		k.paddedBatch = make([]float32, k.n*k.paddedLen())
 	}
 	for k.implicitForward() && !k.rowsInPlace() && len(k.wide) < workers {
 		k.wide = append(k.wide, make([]float32, k.o*k.nWide))
 	}
+}
+
+// paddedLen is the length of one image's padded planes: the last row's
+// window ends kw−1 values past the last plane.
+func (k *convKernel) paddedLen() int { return k.c*k.hp*k.wp + k.kw - 1 }
+
+// paddedImage returns image n of x in the padded planes: those the forward
+// pass kept when it ran on the same input, else a fresh copy in worker wk's
+// space.
+func (k *convKernel) paddedImage(x []float32, n, wk int) []float32 {
+	if k.paddedFor == &x[0] {
+		return k.paddedBatch[n*k.paddedLen():][:k.paddedLen()]
+	}
+	chw := k.c * k.h * k.w
+	k.padImage(x[n*chw:(n+1)*chw], k.padded[wk])
+	return k.padded[wk]
 }
 
 // padImage copies image x (C,H,W) into the interior of the padded planes.
@@ -486,9 +513,13 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 		if k.bias {
 			b = in[2]
 		}
+		k.paddedFor = nil
 		parallelEach(k.n, func(wk, lo, hi int) {
-			padded := k.padded[wk]
 			for n := lo; n < hi; n++ {
+				padded := k.padded[wk]
+				if k.keepPadded {
+					padded = k.paddedBatch[n*k.paddedLen():][:k.paddedLen()]
+				}
 				k.padImage(x[n*chw:(n+1)*chw], padded)
 				o := out[n*k.o*ohw : (n+1)*k.o*ohw]
 				if k.rowsInPlace() {
@@ -514,6 +545,9 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 				}
 			}
 		})
+		if k.keepPadded {
+			k.paddedFor = &x[0]
+		}
 		return nil
 	}
 	parallelEach(k.n, func(wk, lo, hi int) {
@@ -574,9 +608,9 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				k.gradT = append(k.gradT, make([]float32, k.nWide*o16))
 			}
 			parallelFor(k.n, func(wk, lo, hi int) {
-				padded, gt, acc := k.padded[wk], k.gradT[wk], partial[wk]
+				gt, acc := k.gradT[wk], partial[wk]
 				for n := lo; n < hi; n++ {
-					k.padImage(x[n*chw:(n+1)*chw], padded)
+					padded := k.paddedImage(x, n, wk)
 					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]
 					for oc := range k.o {
 						for oy := range k.oh {
@@ -611,10 +645,10 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				k.wideGrad = append(k.wideGrad, make([]float32, k.o*k.nWide))
 			}
 			parallelFor(k.n, func(wk, lo, hi int) {
-				padded, g, acc := k.padded[wk], k.wideGrad[wk], partial[wk]
+				g, acc := k.wideGrad[wk], partial[wk]
 				clear(acc)
 				for n := lo; n < hi; n++ {
-					k.padImage(x[n*chw:(n+1)*chw], padded)
+					padded := k.paddedImage(x, n, wk)
 					// dOut over the wide positions; the kw−1 columns past
 					// each row stay zero, so the windows there add nothing.
 					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]

@@ -30,6 +30,9 @@ type batchNormKernel struct {
 	runMean    *Param
 	runVar     *Param
 	mean, istd []float64 // the statistics used by the last forward pass
+	// scale and shift are the last forward pass's x̂·γ + β as x·scale +
+	// shift per channel, rounded to float32 as it applied them.
+	scale, shift []float32
 	// Σdy and Σdy·x̂ per channel for the dOut of sumsFor; the three gradients
 	// of one backward pass share them. forward resets sumsFor.
 	sdy, sdyx []float64
@@ -37,8 +40,8 @@ type batchNormKernel struct {
 	// With act set, the kernel is batch norm followed by leaky ReLU of the
 	// given slope (≥ 0, so that the output's sign is the normalised
 	// value's): one pass over the activations instead of two each way, the
-	// activation's derivative read off the output. Bit for bit the results
-	// of the two kernels in turn.
+	// activation's derivative recomputed from x, scale and shift. Bit for
+	// bit the results of the two kernels in turn.
 	act   bool
 	slope float32
 }
@@ -57,6 +60,7 @@ func newBatchNormKernel(x tensor.Shape, training bool, momentum, eps float64, ru
 	c := x[1]
 	return &batchNormKernel{shape: x.Clone(), n: x[0], c: c, hw: hw, training: training, momentum: momentum, eps: eps,
 		runMean: runMean, runVar: runVar, mean: make([]float64, c), istd: make([]float64, c),
+		scale: make([]float32, c), shift: make([]float32, c),
 		sdy: make([]float64, c), sdyx: make([]float64, c)}, nil
 }
 
@@ -106,6 +110,7 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 			k.mean[c], k.istd[c] = mean, istd
 			scale := float32(float64(gamma[c]) * istd)
 			shift := float32(float64(beta[c]) - mean*float64(gamma[c])*istd)
+			k.scale[c], k.shift[c] = scale, shift
 			k.channel(x, c, func(run []float32, off int) {
 				o := out[off : off+len(run)]
 				if k.act {
@@ -120,8 +125,8 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 }
 
 // gradSums fills k.sdy and k.sdyx for dOut (through the activation's
-// derivative, read off out, when act is set) unless they are already for it.
-func (k *batchNormKernel) gradSums(x, out, dOut []float32) {
+// derivative when act is set) unless they are already for it.
+func (k *batchNormKernel) gradSums(x, dOut []float32) {
 	if len(dOut) == 0 || k.sumsFor == &dOut[0] {
 		return
 	}
@@ -131,7 +136,7 @@ func (k *batchNormKernel) gradSums(x, out, dOut []float32) {
 			k.channel(x, c, func(run []float32, off int) {
 				var s, p float64
 				if k.act {
-					s, p = sumsMasked(dOut[off:off+len(run)], out[off:off+len(run)], run, k.slope)
+					s, p = sumsMasked(dOut[off:off+len(run)], run, k.scale[c], k.shift[c], k.slope)
 				} else {
 					s, p = sums(dOut[off:off+len(run)], run)
 				}
@@ -163,7 +168,7 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dO
 		})
 		return nil
 	}
-	k.gradSums(x, out, dOut)
+	k.gradSums(x, dOut)
 	switch i {
 	case 1:
 		for c := range k.c {
@@ -188,7 +193,7 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dO
 					g := dOut[o : o+len(run)]
 					d := dIn[o : o+len(run)]
 					if k.act {
-						bnGradMasked(d, g, out[o:o+len(run)], run, a, b, mean, off, k.slope)
+						bnGradMasked(d, g, run, a, b, mean, off, k.scale[c], k.shift[c], k.slope)
 					} else {
 						bnGrad(d, g, run, a, b, mean, off)
 					}

@@ -211,6 +211,59 @@ func testConvBackward(t *testing.T) {
 	}
 }
 
+// TestConvKeptPaddedPlanes checks that a kernel keeping its forward pass's
+// padded planes (keepPadded, training graphs) computes the filter gradient
+// bit for bit as one that pads each image again (same partial sums over the
+// same values), and that it pads afresh when asked about another input than
+// the forward pass had.
+func TestConvKeptPaddedPlanes(t *testing.T) {
+	forEachConvPath(t, func(t *testing.T) {
+		for _, tc := range convCases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(5, 6))
+				x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
+				other := randSlice(r, len(x), -1, 1)
+				w := randSlice(r, tc.o*tc.c*tc.kh*tc.kw, -1, 1)
+				xs, ws := tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}
+				fresh, err := newConvKernel(xs, ws, tc.stride, tc.pad, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept, _ := newConvKernel(xs, ws, tc.stride, tc.pad, false)
+				kept.keepPadded = true
+				g := randSlice(r, fresh.outShape().TotalSize(), -1, 1)
+				out := make([]float32, len(g))
+				want, got := make([]float32, len(w)), make([]float32, len(w))
+				if err := fresh.backward(1, want, [][]float32{x, w}, nil, g); err != nil {
+					t.Fatal(err)
+				}
+				if err := kept.forward(out, [][]float32{x, w}); err != nil {
+					t.Fatal(err)
+				}
+				if kept.implicitForward() != (kept.paddedFor == &x[0]) {
+					t.Fatalf("implicit forward %v, planes kept for x %v", kept.implicitForward(), kept.paddedFor == &x[0])
+				}
+				if err := kept.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("filter gradient from the kept planes differs")
+				}
+				// The planes now hold another input: x must be padded again.
+				if err := kept.forward(out, [][]float32{other, w}); err != nil {
+					t.Fatal(err)
+				}
+				if err := kept.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("filter gradient for x after a forward pass on another input differs")
+				}
+			})
+		}
+	})
+}
+
 // TestConvFilterGradAcrossPaths runs the filter gradient of one kernel
 // through the stride-1 paths in turn (their partial sums have different
 // sizes: dWᵀ with padded columns for tiles, dW otherwise) and compares each

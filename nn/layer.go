@@ -117,6 +117,8 @@ func (l *ConvLayer) build(b *builder, x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Training graphs compute the filter gradient from the same input.
+	k.keepPadded = b.training
 	if l.Bias {
 		return apply(k, x, b.node(l.weight), b.node(l.bias))
 	}

@@ -5,6 +5,9 @@ import "math"
 // The elementwise loops under batch norm and leaky ReLU. Each has a Go
 // version here, which every platform can run, and an AVX-512 one on amd64
 // (vec_amd64.go) that takes over for the multiple-of-16 part of a slice.
+// The Go loops round every product to float32 explicitly (float32(a*b)):
+// the compiler may otherwise fuse a*b + c into one multiply-add (it does
+// with GOAMD64=v3), and the two versions would no longer agree bit for bit.
 
 // sumsGo returns Σa and Σa·b in float64 with four accumulators each.
 func sumsGo(a, b []float32) (sa, sab float64) {
@@ -28,7 +31,7 @@ func sumsGo(a, b []float32) (sa, sab float64) {
 func scaleShiftGo(dst, src []float32, s, t float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		dst[i] = v*s + t
+		dst[i] = float32(v*s) + t
 	}
 }
 
@@ -36,7 +39,7 @@ func scaleShiftGo(dst, src []float32, s, t float32) {
 func bnGradGo(d, g, x []float32, a, b, mean, off float32) {
 	d, g = d[:len(x)], g[:len(x)]
 	for j, v := range x {
-		d[j] = a*g[j] + b*(v-mean) + off
+		d[j] = float32(a*g[j]) + float32(b*(v-mean)) + off
 	}
 }
 
@@ -50,48 +53,51 @@ func leakyGo(dst, g, x []float32, slope float32) {
 	}
 }
 
-// The loops of batch norm fused with leaky ReLU, slope ≥ 0. The
-// activation's derivative is read off the fused output y: with slope ≥ 0,
-// y > 0 exactly where the normalised value is, so dy' = dy·f(y) is the
-// gradient the unfused batch norm would receive, rounded the same way.
+// The loops of batch norm fused with leaky ReLU, slope ≥ 0, where the
+// normalised value is z = x·s + t (s, t the channel's scale and shift). The
+// backward loops recompute z from x rather than read the output y: one
+// stream less through memory, and the same derivative (with slope ≥ 0, y > 0
+// exactly where z > 0, NaN included). z is rounded after the product and
+// again after the sum, never fused, so the forward and backward passes and
+// the AVX-512 loops all compute the same z.
 
 // scaleShiftLeakyGo sets dst = o·f(o) with o = src·s + t.
 func scaleShiftLeakyGo(dst, src []float32, s, t, slope float32) {
 	bits := math.Float32bits(slope)
 	dst = dst[:len(src)]
 	for i, v := range src {
-		o := v*s + t
+		o := float32(v*s) + t
 		dst[i] = o * reluFactor(o, bits)
 	}
 }
 
-// sumsMaskedGo returns Σdy' and Σdy'·x in float64, dy' = dy·f(y).
-func sumsMaskedGo(dy, y, x []float32, slope float32) (s, sx float64) {
+// sumsMaskedGo returns Σdy' and Σdy'·x in float64, dy' = dy·f(x·s + t).
+func sumsMaskedGo(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
 	bits := math.Float32bits(slope)
-	dy, y = dy[:len(x)], y[:len(x)]
+	dy = dy[:len(x)]
 	var s0, s1, p0, p1 float64
 	i := 0
 	for ; i+2 <= len(x); i += 2 {
-		g0 := float64(dy[i] * reluFactor(y[i], bits))
-		g1 := float64(dy[i+1] * reluFactor(y[i+1], bits))
+		g0 := float64(dy[i] * reluFactor(float32(x[i]*s)+t, bits))
+		g1 := float64(dy[i+1] * reluFactor(float32(x[i+1]*s)+t, bits))
 		s0, s1 = s0+g0, s1+g1
 		p0, p1 = p0+g0*float64(x[i]), p1+g1*float64(x[i+1])
 	}
 	for ; i < len(x); i++ {
-		g := float64(dy[i] * reluFactor(y[i], bits))
+		g := float64(dy[i] * reluFactor(float32(x[i]*s)+t, bits))
 		s0 += g
 		p0 += g * float64(x[i])
 	}
 	return s0 + s1, p0 + p1
 }
 
-// bnGradMaskedGo sets d = a·dy' + b·(x − mean) + off.
-func bnGradMaskedGo(d, dy, y, x []float32, a, b, mean, off, slope float32) {
+// bnGradMaskedGo sets d = a·dy' + b·(x − mean) + off, dy' = dy·f(x·s + t).
+func bnGradMaskedGo(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
 	bits := math.Float32bits(slope)
-	d, dy, y = d[:len(x)], dy[:len(x)], y[:len(x)]
+	d, dy = d[:len(x)], dy[:len(x)]
 	for j, v := range x {
-		g := dy[j] * reluFactor(y[j], bits)
-		d[j] = a*g + b*(v-mean) + off
+		g := dy[j] * reluFactor(float32(v*s)+t, bits)
+		d[j] = float32(a*g) + float32(b*(v-mean)) + off
 	}
 }
 

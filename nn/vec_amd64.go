@@ -71,10 +71,10 @@ func leaky(dst, g, x []float32, slope float32) {
 func scaleShiftLeaky16(dst, src *float32, n int, s, t, slope float32)
 
 //go:noescape
-func sumsMasked16(dy, y, x *float32, n int, slope float32) (s, sx float64)
+func sumsMasked16(dy, x *float32, n int, s, t, slope float32) (sdy, sdyx float64)
 
 //go:noescape
-func bnGradMasked16(d, dy, y, x *float32, n int, a, b, mean, off, slope float32)
+func bnGradMasked16(d, dy, x *float32, n int, a, b, mean, off, s, t, slope float32)
 
 //go:noescape
 func scaleMasked16(d, dy, y *float32, n int, s, slope float32)
@@ -91,28 +91,28 @@ func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
 	scaleShiftLeakyGo(dst[n:], src[n:], s, t, slope)
 }
 
-// sumsMasked returns Σdy' and Σdy'·x, dy' as in maskedGo.
-func sumsMasked(dy, y, x []float32, slope float32) (s, sx float64) {
+// sumsMasked returns Σdy' and Σdy'·x, dy' as in sumsMaskedGo.
+func sumsMasked(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
 	n := len(x) &^ 15
 	if !vecAVX512 || n == 0 {
-		return sumsMaskedGo(dy, y, x, slope)
+		return sumsMaskedGo(dy, x, s, t, slope)
 	}
-	dy, y = dy[:len(x)], y[:len(x)]
-	s, sx = sumsMasked16(&dy[0], &y[0], &x[0], n, slope)
-	ts, tsx := sumsMaskedGo(dy[n:], y[n:], x[n:], slope)
-	return s + ts, sx + tsx
+	dy = dy[:len(x)]
+	sdy, sdyx = sumsMasked16(&dy[0], &x[0], n, s, t, slope)
+	ts, tsx := sumsMaskedGo(dy[n:], x[n:], s, t, slope)
+	return sdy + ts, sdyx + tsx
 }
 
-// bnGradMasked is bnGrad of dy'.
-func bnGradMasked(d, dy, y, x []float32, a, b, mean, off, slope float32) {
+// bnGradMasked is bnGrad of dy', dy' as in bnGradMaskedGo.
+func bnGradMasked(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
 	n := len(x) &^ 15
 	if !vecAVX512 || n == 0 {
-		bnGradMaskedGo(d, dy, y, x, a, b, mean, off, slope)
+		bnGradMaskedGo(d, dy, x, a, b, mean, off, s, t, slope)
 		return
 	}
-	d, dy, y = d[:len(x)], dy[:len(x)], y[:len(x)]
-	bnGradMasked16(&d[0], &dy[0], &y[0], &x[0], n, a, b, mean, off, slope)
-	bnGradMaskedGo(d[n:], dy[n:], y[n:], x[n:], a, b, mean, off, slope)
+	d, dy = d[:len(x)], dy[:len(x)]
+	bnGradMasked16(&d[0], &dy[0], &x[0], n, a, b, mean, off, s, t, slope)
+	bnGradMaskedGo(d[n:], dy[n:], x[n:], a, b, mean, off, s, t, slope)
 }
 
 // scaleMasked sets d = s·dy'.

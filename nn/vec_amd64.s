@@ -6,6 +6,12 @@
 #define MASKED_DY \
 	VMOVUPS (SI), Z0; VCMPPS $0x11, (DI), Z13, K1; VMULPS Z12, Z0, Z2; VMOVAPS Z0, K1, Z2
 
+// MASKED_DY_Z loads 16 values dy from SI and x from DX (kept in Z1) and
+// sets Z2 = dy where z = x·s + t > 0, dy·slope elsewhere, NaN included; Z14
+// holds s, Z15 t, Z12 the slope, Z13 zero. It leaves dy in Z0, z in Z3.
+#define MASKED_DY_Z \
+	VMOVUPS (SI), Z0; VMOVUPS (DX), Z1; VMULPS Z14, Z1, Z3; VADDPS Z15, Z3, Z3; VCMPPS $0x11, Z3, Z13, K1; VMULPS Z12, Z0, Z2; VMOVAPS Z0, K1, Z2
+
 // HSUM_PD(z, y, x, yt, xt) adds the 8 doubles of z into the low lane of x
 // (z's low half); yt and xt are scratch.
 #define HSUM_PD(z, y, x, yt, xt) \
@@ -135,9 +141,10 @@ lkdone:
 	VZEROUPPER
 	RET
 
-// The loops of batch norm fused with leaky ReLU (slope ≥ 0): the
-// activation's derivative is read off the fused output y, whose sign is
-// that of the normalised value. dy' = dy where y > 0, dy·slope elsewhere.
+// The loops of batch norm fused with leaky ReLU (slope ≥ 0) over the
+// normalised value z = x·s + t (VMULPS, then VADDPS: rounded as vec.go's
+// loops round it). dy' = dy where z > 0, dy·slope elsewhere (NaN included):
+// the backward loops recompute z instead of reading the output.
 
 // func scaleShiftLeaky16(dst, src *float32, n int, s, t, slope float32)
 TEXT ·scaleShiftLeaky16(SB), NOSPLIT, $0-36
@@ -167,12 +174,13 @@ sslkdone:
 	VZEROUPPER
 	RET
 
-// func sumsMasked16(dy, y, x *float32, n int, slope float32) (s, sx float64)
+// func sumsMasked16(dy, x *float32, n int, s, t, slope float32) (sdy, sdyx float64)
 TEXT ·sumsMasked16(SB), NOSPLIT, $0-56
 	MOVQ dy+0(FP), SI
-	MOVQ y+8(FP), DI
-	MOVQ x+16(FP), DX
-	MOVQ n+24(FP), CX
+	MOVQ x+8(FP), DX
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Z14
+	VBROADCASTSS t+28(FP), Z15
 	VBROADCASTSS slope+32(FP), Z12
 	VXORPS Z13, Z13, Z13
 	VXORPD Z8, Z8, Z8
@@ -183,7 +191,7 @@ TEXT ·sumsMasked16(SB), NOSPLIT, $0-56
 	JEQ smdone
 
 smloop:
-	MASKED_DY
+	MASKED_DY_Z
 	VCVTPS2PD Y2, Z4
 	VEXTRACTF64X4 $1, Z2, Y3
 	VCVTPS2PD Y3, Z5
@@ -194,7 +202,6 @@ smloop:
 	VFMADD231PD Z6, Z4, Z10
 	VFMADD231PD Z7, Z5, Z11
 	ADDQ $64, SI
-	ADDQ $64, DI
 	ADDQ $64, DX
 	DECQ CX
 	JNE smloop
@@ -203,39 +210,38 @@ smdone:
 	VADDPD Z9, Z8, Z8
 	VADDPD Z11, Z10, Z10
 	HSUM_PD(Z8, Y8, X8, Y9, X9)
-	MOVSD X8, s+40(FP)
+	MOVSD X8, sdy+40(FP)
 	HSUM_PD(Z10, Y10, X10, Y11, X11)
-	MOVSD X10, sx+48(FP)
+	MOVSD X10, sdyx+48(FP)
 	VZEROUPPER
 	RET
 
-// func bnGradMasked16(d, dy, y, x *float32, n int, a, b, mean, off, slope float32)
+// func bnGradMasked16(d, dy, x *float32, n int, a, b, mean, off, s, t, slope float32)
 TEXT ·bnGradMasked16(SB), NOSPLIT, $0-60
 	MOVQ d+0(FP), R8
 	MOVQ dy+8(FP), SI
-	MOVQ y+16(FP), DI
-	MOVQ x+24(FP), DX
-	MOVQ n+32(FP), CX
-	VBROADCASTSS a+40(FP), Z4
-	VBROADCASTSS b+44(FP), Z5
-	VBROADCASTSS mean+48(FP), Z6
-	VBROADCASTSS off+52(FP), Z7
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS a+32(FP), Z4
+	VBROADCASTSS b+36(FP), Z5
+	VBROADCASTSS mean+40(FP), Z6
+	VBROADCASTSS off+44(FP), Z7
+	VBROADCASTSS s+48(FP), Z14
+	VBROADCASTSS t+52(FP), Z15
 	VBROADCASTSS slope+56(FP), Z12
 	VXORPS Z13, Z13, Z13
 	SHRQ $4, CX
 	JEQ bgmdone
 
 bgmloop:
-	MASKED_DY
+	MASKED_DY_Z
 	VMULPS Z4, Z2, Z0
-	VMOVUPS (DX), Z1
 	VSUBPS Z6, Z1, Z1
 	VMULPS Z5, Z1, Z1
 	VADDPS Z1, Z0, Z0
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, (R8)
 	ADDQ $64, SI
-	ADDQ $64, DI
 	ADDQ $64, DX
 	ADDQ $64, R8
 	DECQ CX

@@ -13,11 +13,11 @@ func leaky(dst, g, x []float32, slope float32)          { leakyGo(dst, g, x, slo
 func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
 	scaleShiftLeakyGo(dst, src, s, t, slope)
 }
-func sumsMasked(dy, y, x []float32, slope float32) (s, sx float64) {
-	return sumsMaskedGo(dy, y, x, slope)
+func sumsMasked(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
+	return sumsMaskedGo(dy, x, s, t, slope)
 }
-func bnGradMasked(d, dy, y, x []float32, a, b, mean, off, slope float32) {
-	bnGradMaskedGo(d, dy, y, x, a, b, mean, off, slope)
+func bnGradMasked(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
+	bnGradMaskedGo(d, dy, x, a, b, mean, off, s, t, slope)
 }
 func scaleMasked(d, dy, y []float32, s, slope float32) { scaleMaskedGo(d, dy, y, s, slope) }
 

@@ -42,15 +42,19 @@ func TestVecMatchesGo(t *testing.T) {
 		leaky(got, y, x, 0.1)
 		leakyGo(want, y, x, 0.1)
 		same("leaky")
-		// The fused batch norm + leaky ReLU loops; y stands for the fused
-		// output, whose sign selects the slope (zeros and NaN included).
+		// The fused batch norm + leaky ReLU loops, whose backward ones
+		// recompute the sign of z = x·s + t: with s = 1, t = 0 the zeros of
+		// both signs and NaN in x reach the comparison as they are. In
+		// scaleMasked, y stands for the fused output.
 		for _, slope := range []float32{0, 0.1} {
-			scaleShiftLeaky(got, x, 1.7, -0.3, slope)
-			scaleShiftLeakyGo(want, x, 1.7, -0.3, slope)
-			same("scaleShiftLeaky")
-			bnGradMasked(got, y, x, y, 0.9, -1.1, 0.25, 0.05, slope)
-			bnGradMaskedGo(want, y, x, y, 0.9, -1.1, 0.25, 0.05, slope)
-			same("bnGradMasked")
+			for _, st := range [][2]float32{{1.7, -0.3}, {1, 0}} {
+				scaleShiftLeaky(got, x, st[0], st[1], slope)
+				scaleShiftLeakyGo(want, x, st[0], st[1], slope)
+				same("scaleShiftLeaky")
+				bnGradMasked(got, y, x, 0.9, -1.1, 0.25, 0.05, st[0], st[1], slope)
+				bnGradMaskedGo(want, y, x, 0.9, -1.1, 0.25, 0.05, st[0], st[1], slope)
+				same("bnGradMasked")
+			}
 			scaleMasked(got, y, x, 1.3, slope)
 			scaleMaskedGo(want, y, x, 1.3, slope)
 			same("scaleMasked")
@@ -70,11 +74,11 @@ func TestVecMatchesGo(t *testing.T) {
 		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
 			t.Errorf("sums, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
 		}
-		// Masked sums of dy = x through the signs of y, against y: the
-		// masked terms are at most the unmasked ones in magnitude, so the
-		// same bound holds.
-		sa, sab = sumsMasked(x, y, y, 0.1)
-		ga, gab = sumsMaskedGo(x, y, y, 0.1)
+		// Masked sums of dy = x through the signs of y·1.7 − 0.3, against
+		// y: the masked terms are at most the unmasked ones in magnitude, so
+		// the same bound holds.
+		sa, sab = sumsMasked(x, y, 1.7, -0.3, 0.1)
+		ga, gab = sumsMaskedGo(x, y, 1.7, -0.3, 0.1)
 		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
 			t.Errorf("sumsMasked, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
 		}
