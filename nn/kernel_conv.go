@@ -361,6 +361,39 @@ func (k *convKernel) padImage(x, padded []float32) {
 
 func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
 
+// transposeGrad writes one image's output gradient d (O,OH,OW) into gt
+// over the wide positions, position-major: gt[(oy·wp + ox)·o16 + oc] =
+// d[oc,oy,ox]; the rest of gt (columns past each row, channels past o) is
+// left as it is, zero. Eight channels at a time, so that each position gets
+// eight consecutive values, one cache line's worth of stores instead of
+// eight: twice as fast as a channel at a time on ResNet's 16×16 and 8×8
+// layers (a go test -bench loop, not kept: 4.5-6.6 against 7.6-14.6 µs and
+// 2.6-3.1 against 4.7-8.7 µs per image, medians over runs beside another
+// job).
+func (k *convKernel) transposeGrad(gt, d []float32, o16 int) {
+	ohw := k.oh * k.ow
+	oc := 0
+	for ; oc+8 <= k.o; oc += 8 {
+		d0, d1, d2, d3 := d[oc*ohw:][:ohw], d[(oc+1)*ohw:][:ohw], d[(oc+2)*ohw:][:ohw], d[(oc+3)*ohw:][:ohw]
+		d4, d5, d6, d7 := d[(oc+4)*ohw:][:ohw], d[(oc+5)*ohw:][:ohw], d[(oc+6)*ohw:][:ohw], d[(oc+7)*ohw:][:ohw]
+		for oy := range k.oh {
+			for ox := range k.ow {
+				p := oy*k.ow + ox
+				dst := gt[(oy*k.wp+ox)*o16+oc:][:8]
+				dst[0], dst[1], dst[2], dst[3] = d0[p], d1[p], d2[p], d3[p]
+				dst[4], dst[5], dst[6], dst[7] = d4[p], d5[p], d6[p], d7[p]
+			}
+		}
+	}
+	for ; oc < k.o; oc++ {
+		for oy := range k.oh {
+			for ox, v := range d[(oc*k.oh+oy)*k.ow:][:k.ow] {
+				gt[(oy*k.wp+ox)*o16+oc] = v
+			}
+		}
+	}
+}
+
 // partialSums returns per-worker space for filter-gradient partial sums,
 // size values each, in k.partial, grown where needed (the filter gradient by
 // tiles sums dWᵀ with its columns padded, the other paths dW).
@@ -611,17 +644,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				gt, acc := k.gradT[wk], partial[wk]
 				for n := lo; n < hi; n++ {
 					padded := k.paddedImage(x, n, wk)
-					d := dOut[n*k.o*ohw : (n+1)*k.o*ohw]
-					for oc := range k.o {
-						for oy := range k.oh {
-							src := d[(oc*k.oh+oy)*k.ow:][:k.ow]
-							dst := gt[oy*k.wp*o16+oc:]
-							_ = dst[(len(src)-1)*o16]
-							for ox, v := range src {
-								dst[ox*o16] = v
-							}
-						}
-					}
+					k.transposeGrad(gt, dOut[n*k.o*ohw:(n+1)*k.o*ohw], o16)
 					beta := float32(1)
 					if n == lo {
 						beta = 0
