@@ -258,7 +258,7 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		}
 		outputs = append(append(outputs, cost), grads...)
 	}
-	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...))
+	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...), G.WithEngine(tapeEngine))
 	return gr, nil
 }
 
