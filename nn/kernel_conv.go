@@ -476,6 +476,9 @@ func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 	}
 	clear(row[:oyLo*w])
 	clear(row[oyHi*w:])
+	if shiftRows(row[oyLo*w:oyHi*w], xc, (oyLo+dy)*w, dx, w) {
+		return
+	}
 	// row[q] = xc[q+off] for q in [oyLo·W, oyHi·W), clipped to the plane;
 	// the clipped ends are wrapped-around columns, zeroed below.
 	off := dy*w + dx

@@ -401,3 +401,55 @@ DATA poolOdd<>+52(SB)/4, $27
 DATA poolOdd<>+56(SB)/4, $29
 DATA poolOdd<>+60(SB)/4, $31
 GLOBL poolOdd<>(SB), RODATA|NOPTR, $64
+
+// func shiftRows16(dst, src *float32, off, n int, masks *uint16, period int)
+//
+// dst[q] = src[off+q] for the lanes set in masks[(q/16) mod period], zero
+// for the others, q < n; the last partial vector is stored under a mask of
+// its n mod 16 lanes. Masked-off lanes are not read (AVX-512 suppresses
+// their faults), so src+off may point before src.
+TEXT ·shiftRows16(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ off+16(FP), BX
+	LEAQ (SI)(BX*4), SI
+	MOVQ n+24(FP), CX
+	MOVQ masks+32(FP), R8
+	MOVQ period+40(FP), R9
+	XORQ R10, R10
+	MOVQ CX, DX
+	ANDQ $15, DX
+	SHRQ $4, CX
+	JEQ srtail
+
+srloop:
+	KMOVW (R8)(R10*2), K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	INCQ R10
+	CMPQ R10, R9
+	JNE srnext
+	XORQ R10, R10
+
+srnext:
+	DECQ CX
+	JNE srloop
+
+srtail:
+	TESTQ DX, DX
+	JEQ srdone
+	MOVL $1, AX
+	SHLXL DX, AX, AX
+	DECL AX
+	KMOVW AX, K2
+	MOVWLZX (R8)(R10*2), R11
+	ANDL AX, R11
+	KMOVW R11, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, K2, (DI)
+
+srdone:
+	VZEROUPPER
+	RET

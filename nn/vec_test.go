@@ -119,3 +119,58 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftRowsMatchesDefinition checks the vector shift of im2col's rows
+// (shiftRows) against its definition on every width it takes, partial last
+// vectors included, with src cut from a larger array whose other values are
+// NaN (a lane that read outside its valid columns would show one), and
+// that it declines the widths it does not take.
+func TestShiftRowsMatchesDefinition(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	nan := float32(math.NaN())
+	for _, w := range []int{1, 2, 4, 8, 16, 32, 48, 64} {
+		for _, h := range []int{1, 2, 3, 5} {
+			all := make([]float32, (h+4)*w)
+			for i := range all {
+				all[i] = nan
+			}
+			src := all[2*w : (h+2)*w]
+			for i := range src {
+				src[i] = float32(r.IntN(1000) + 1)
+			}
+			for rows := 1; rows <= h; rows++ {
+				for start := 0; start+rows <= h; start++ {
+					for dx := -min(w-1, 3); dx <= min(w-1, 3); dx++ {
+						dst := make([]float32, rows*w)
+						for i := range dst {
+							dst[i] = nan
+						}
+						if !shiftRows(dst, src, start*w, dx, w) {
+							t.Fatalf("w=%d: declined", w)
+						}
+						for q, got := range dst {
+							want := float32(0)
+							if c := q%w + dx; c >= 0 && c < w {
+								want = src[start*w+q+dx]
+							}
+							if got != want {
+								t.Fatalf("w=%d h=%d rows=%d start=%d dx=%d: dst[%d] = %v, want %v", w, h, rows, start, dx, q, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, w := range []int{3, 5, 24, 80} {
+		if shiftRows(make([]float32, w), make([]float32, w), 0, 1, w) {
+			t.Errorf("w=%d: taken", w)
+		}
+	}
+	if shiftRows(make([]float32, 16), make([]float32, 16), 16, 0, 16) {
+		t.Errorf("rows past src: taken")
+	}
+}
