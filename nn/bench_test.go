@@ -102,22 +102,43 @@ func BenchmarkInfer(b *testing.B) {
 	b.ReportMetric(float64(128*b.N)/b.Elapsed().Seconds(), "img/s")
 }
 
-// BenchmarkIm2col lays out one 16-channel 32×32 image for a 3×3 convolution
-// with padding 1 (ResNet-32's first stage).
+// BenchmarkIm2col lays out one image for ResNet-32 w1's 3×3 convolutions
+// with padding 1: the three stride-1 shapes (<channels>x<size>) and the
+// stride-2 one that halves 32×32 (s2). Names end in /vec, or /go with the
+// AVX-512 loops off (vecAVX512 false), where they run.
 func BenchmarkIm2col(b *testing.B) {
-	k, err := newConvKernel(tensor.Shape{1, 16, 32, 32}, tensor.Shape{16, 16, 3, 3}, 1, 1, false)
-	if err != nil {
-		b.Fatal(err)
+	defer func(v bool) { vecAVX512 = v }(vecAVX512)
+	for _, g := range []struct {
+		name         string
+		c, h, stride int
+	}{{"16x32", 16, 32, 1}, {"32x16", 32, 16, 1}, {"64x8", 64, 8, 1}, {"16x32s2", 16, 32, 2}} {
+		k, err := newConvKernel(tensor.Shape{1, g.c, g.h, g.h}, tensor.Shape{g.c, g.c, 3, 3}, g.stride, 1, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := make([]float32, g.c*g.h*g.h)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		col := make([]float32, k.colLen())
+		for _, vec := range []bool{true, false} {
+			name := "go"
+			if vec {
+				if !vecAVX512 {
+					continue
+				}
+				name = "vec"
+			}
+			b.Run(g.name+"/"+name, func(b *testing.B) {
+				defer func(v bool) { vecAVX512 = v }(vecAVX512)
+				vecAVX512 = vec
+				for b.Loop() {
+					k.im2col(x, col)
+				}
+				b.ReportMetric(float64(len(col)*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
 	}
-	x := make([]float32, 16*32*32)
-	for i := range x {
-		x[i] = float32(i%7) - 3
-	}
-	col := make([]float32, k.colLen())
-	for b.Loop() {
-		k.im2col(x, col)
-	}
-	b.ReportMetric(float64(len(col)*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 }
 
 // BenchmarkConvPaths times one convolution layer at batch 128, forward

@@ -147,6 +147,9 @@ type convKernel struct {
 	keepPadded  bool
 	paddedBatch []float32
 	paddedFor   *float32
+
+	// colMasks is im2col's layout for the AVX-512 loop (planeMasks).
+	colMasks *im2colMasks
 }
 
 // convPath chooses how stride-1 convolutions run: convAuto picks the
@@ -417,6 +420,9 @@ func (k *convKernel) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
 		xc := x[c*hw : (c+1)*hw]
+		if k.sameWidth() && im2colPlane(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
+			continue
+		}
 		for i := range k.kh {
 			for j := range k.kw {
 				row := col[((c*k.kh+i)*k.kw+j)*ohw:][:ohw]
@@ -457,6 +463,44 @@ func (k *convKernel) im2col(x, col []float32) {
 	}
 }
 
+// im2colMasks lays out im2col's rows for one channel of a sameWidth
+// convolution as im2colPlane reads them: row r = i·KW + j holds
+// src[offs[r] + q] at the positions q whose input lies in the image (where
+// bit q mod 16 of masks[r·nv + q/16] is set) and 0 at the others.
+type im2colMasks struct {
+	n, nv    int // OH·OW positions per row, ⌈n/16⌉ vectors
+	planeLen int // H·W
+	offs     []int
+	masks    []uint16
+}
+
+// planeMasks returns the kernel's im2colMasks, computed on first use.
+func (k *convKernel) planeMasks() *im2colMasks {
+	if k.colMasks != nil {
+		return k.colMasks
+	}
+	n := k.oh * k.ow
+	p := &im2colMasks{n: n, nv: (n + 15) / 16, planeLen: k.h * k.w}
+	for i := range k.kh {
+		for j := range k.kw {
+			dy, dx := i-k.pad, j-k.pad
+			p.offs = append(p.offs, dy*k.w+dx)
+			for v := range p.nv {
+				var m uint16
+				for l := range min(16, n-16*v) {
+					q := 16*v + l
+					if iy, ix := q/k.ow+dy, q%k.ow+dx; iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
+						m |= 1 << l
+					}
+				}
+				p.masks = append(p.masks, m)
+			}
+		}
+	}
+	k.colMasks = p
+	return p
+}
+
 // sameWidth reports whether the convolution has stride 1 and keeps the
 // width (OW = W), so that one row of im2col is the image shifted by a
 // constant offset, with the wrapped-around columns zeroed.
@@ -476,9 +520,6 @@ func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 	}
 	clear(row[:oyLo*w])
 	clear(row[oyHi*w:])
-	if shiftRows(row[oyLo*w:oyHi*w], xc, (oyLo+dy)*w, dx, w) {
-		return
-	}
 	// row[q] = xc[q+off] for q in [oyLo·W, oyHi·W), clipped to the plane;
 	// the clipped ends are wrapped-around columns, zeroed below.
 	off := dy*w + dx

@@ -143,34 +143,18 @@ func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
 }
 
 //go:noescape
-func shiftRows16(dst, src *float32, off, n int, masks *uint16, period int)
+func im2colPlane16(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
 
-// maxShiftPeriod bounds the vectors per image row that shiftRows handles
-// (rows of up to 64 values).
-const maxShiftPeriod = 4
-
-// shiftRows sets dst[q] = src[start+q+dx] where the column (q mod w) + dx
-// lies in [0, w), and 0 elsewhere: rows of w values shifted by dx columns,
-// the columns shifted in zeroed. It reports whether it did: only with
-// AVX-512 and w a divisor of 16 or a multiple of it (up to 64), where the
-// pattern of valid columns repeats every vector or every w/16 vectors, and
-// only where the rows read, src[start : start+len(dst)], lie in src. Each
-// vector is one masked load and one store; the masked-off lanes, which
-// include every address outside src, are never read.
-func shiftRows(dst, src []float32, start, dx, w int) bool {
-	if !vecAVX512 || len(dst) == 0 || w <= 0 || (16%w != 0 && w%16 != 0) || w > 16*maxShiftPeriod ||
-		len(dst)%w != 0 || start < 0 || start+len(dst) > len(src) {
+// im2colPlane fills the KH·KW rows of im2col's matrix for one channel plane
+// src of a stride-1 convolution with the layout of p, and reports whether
+// it did (AVX-512 only).
+func im2colPlane(dst, src []float32, p *im2colMasks) bool {
+	if !vecAVX512 || p == nil {
 		return false
 	}
-	period := max(1, w/16)
-	var masks [maxShiftPeriod]uint16
-	for v := range period {
-		for l := range 16 {
-			if c := (v*16+l)%w + dx; c >= 0 && c < w {
-				masks[v] |= 1 << l
-			}
-		}
-	}
-	shiftRows16(&dst[0], &src[0], start+dx, len(dst), &masks[0], period)
+	rows := len(p.offs)
+	_ = dst[rows*p.n-1]
+	_ = src[p.planeLen-1]
+	im2colPlane16(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
 	return true
 }

@@ -402,54 +402,63 @@ DATA poolOdd<>+56(SB)/4, $29
 DATA poolOdd<>+60(SB)/4, $31
 GLOBL poolOdd<>(SB), RODATA|NOPTR, $64
 
-// func shiftRows16(dst, src *float32, off, n int, masks *uint16, period int)
+// func im2colPlane16(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
 //
-// dst[q] = src[off+q] for the lanes set in masks[(q/16) mod period], zero
-// for the others, q < n; the last partial vector is stored under a mask of
-// its n mod 16 lanes. Masked-off lanes are not read (AVX-512 suppresses
-// their faults), so src+off may point before src.
-TEXT ·shiftRows16(SB), NOSPLIT, $0-48
+// The rows of im2col's matrix for one channel: for r < rows and q < n,
+// dst[r·n + q] = src[offs[r] + q] where bit q mod 16 of masks[r·nv + q/16]
+// is set, 0 elsewhere (nv = ⌈n/16⌉ masks per row). Each vector is one
+// masked load and one store, the last of each row under a mask of its
+// n mod 16 lanes. Masked-off lanes are not read (AVX-512 suppresses their
+// faults): addresses outside src are never touched.
+TEXT ·im2colPlane16(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ off+16(FP), BX
-	LEAQ (SI)(BX*4), SI
-	MOVQ n+24(FP), CX
-	MOVQ masks+32(FP), R8
-	MOVQ period+40(FP), R9
-	XORQ R10, R10
-	MOVQ CX, DX
-	ANDQ $15, DX
-	SHRQ $4, CX
-	JEQ srtail
+	MOVQ n+16(FP), DX
+	MOVQ offs+32(FP), R9
+	MOVQ masks+40(FP), R8
+	MOVQ rows+48(FP), R10
+	// K2: the last vector's store mask, (1 << (n mod 16)) − 1
+	MOVQ DX, AX
+	ANDQ $15, AX
+	MOVL $1, BX
+	SHLXL AX, BX, BX
+	DECL BX
+	KMOVW BX, K2
 
-srloop:
-	KMOVW (R8)(R10*2), K1
+iprow:
+	TESTQ R10, R10
+	JEQ ipdone
+	MOVQ src+8(FP), SI
+	MOVQ (R9), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ DX, CX
+	SHRQ $4, CX
+	JEQ iptail
+
+iploop:
+	KMOVW (R8), K1
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS Z0, (DI)
 	ADDQ $64, SI
 	ADDQ $64, DI
-	INCQ R10
-	CMPQ R10, R9
-	JNE srnext
-	XORQ R10, R10
-
-srnext:
+	ADDQ $2, R8
 	DECQ CX
-	JNE srloop
+	JNE iploop
 
-srtail:
-	TESTQ DX, DX
-	JEQ srdone
-	MOVL $1, AX
-	SHLXL DX, AX, AX
-	DECL AX
-	KMOVW AX, K2
-	MOVWLZX (R8)(R10*2), R11
-	ANDL AX, R11
-	KMOVW R11, K1
+iptail:
+	MOVQ DX, AX
+	ANDQ $15, AX
+	JEQ ipnext
+	KMOVW (R8), K1
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS Z0, K2, (DI)
+	LEAQ (DI)(AX*4), DI
+	ADDQ $2, R8
 
-srdone:
+ipnext:
+	ADDQ $8, R9
+	DECQ R10
+	JMP iprow
+
+ipdone:
 	VZEROUPPER
 	RET

@@ -120,57 +120,67 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 	}
 }
 
-// TestShiftRowsMatchesDefinition checks the vector shift of im2col's rows
-// (shiftRows) against its definition on every width it takes, partial last
-// vectors included, with src cut from a larger array whose other values are
-// NaN (a lane that read outside its valid columns would show one), and
-// that it declines the widths it does not take.
-func TestShiftRowsMatchesDefinition(t *testing.T) {
+// TestIm2colPlaneMatchesDefinition checks the AVX-512 im2col of one
+// channel (im2colPlane) against the definition for width-keeping stride-1
+// convolutions of several widths (rows of whole, partial and several
+// vectors), kernel shapes and paddings, output heights other than the
+// input's included; src is cut from a larger array whose other values are
+// NaN (a lane that read outside the image would show one), and dst has NaN
+// past its rows, which must stay.
+func TestIm2colPlaneMatchesDefinition(t *testing.T) {
 	if !vecAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(15, 16))
 	nan := float32(math.NaN())
-	for _, w := range []int{1, 2, 4, 8, 16, 32, 48, 64} {
-		for _, h := range []int{1, 2, 3, 5} {
-			all := make([]float32, (h+4)*w)
-			for i := range all {
-				all[i] = nan
-			}
+	nans := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = nan
+		}
+		return v
+	}
+	for _, w := range []int{1, 3, 8, 14, 16, 17, 32, 48} {
+		for _, h := range []int{1, 2, 5, 9} {
+			all := nans((h + 4) * w)
 			src := all[2*w : (h+2)*w]
 			for i := range src {
 				src[i] = float32(r.IntN(1000) + 1)
 			}
-			for rows := 1; rows <= h; rows++ {
-				for start := 0; start+rows <= h; start++ {
-					for dx := -min(w-1, 3); dx <= min(w-1, 3); dx++ {
-						dst := make([]float32, rows*w)
-						for i := range dst {
-							dst[i] = nan
-						}
-						if !shiftRows(dst, src, start*w, dx, w) {
-							t.Fatalf("w=%d: declined", w)
-						}
-						for q, got := range dst {
-							want := float32(0)
-							if c := q%w + dx; c >= 0 && c < w {
-								want = src[start*w+q+dx]
+			for _, kk := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {3, 1}, {1, 5}} {
+				// The width is kept with padding (KW − 1)/2, which the rows
+				// share: KH ≠ KW gives output heights other than H.
+				kh, kw := kk[0], kk[1]
+				padW := (kw - 1) / 2
+				k := &convKernel{n: 1, c: 1, h: h, w: w, o: 1, kh: kh, kw: kw, stride: 1, pad: padW, oh: h + 2*padW - kh + 1, ow: w}
+				if k.oh >= 1 {
+					n := k.oh * w
+					dst := nans(kh*kw*n + 17)
+					if !im2colPlane(dst, src, k.planeMasks()) {
+						t.Fatal("declined")
+					}
+					for i := range kh {
+						for j := range kw {
+							row := dst[(i*kw+j)*n:][:n]
+							for q, got := range row {
+								want := float32(0)
+								iy, ix := q/w+i-padW, q%w+j-padW
+								if iy >= 0 && iy < h && ix >= 0 && ix < w {
+									want = src[iy*w+ix]
+								}
+								if got != want {
+									t.Fatalf("w=%d h=%d %dx%d pad %d: row (%d,%d) [%d] = %v, want %v", w, h, kh, kw, padW, i, j, q, got, want)
+								}
 							}
-							if got != want {
-								t.Fatalf("w=%d h=%d rows=%d start=%d dx=%d: dst[%d] = %v, want %v", w, h, rows, start, dx, q, got, want)
-							}
+						}
+					}
+					for i, v := range dst[kh*kw*n:] {
+						if v == v {
+							t.Fatalf("w=%d h=%d %dx%d pad %d: wrote %v past the rows (+%d)", w, h, kh, kw, padW, v, i)
 						}
 					}
 				}
 			}
 		}
-	}
-	for _, w := range []int{3, 5, 24, 80} {
-		if shiftRows(make([]float32, w), make([]float32, w), 0, 1, w) {
-			t.Errorf("w=%d: taken", w)
-		}
-	}
-	if shiftRows(make([]float32, 16), make([]float32, 16), 16, 0, 16) {
-		t.Errorf("rows past src: taken")
 	}
 }
