@@ -415,12 +415,15 @@ func (k *convKernel) partialSums(workers, size int) [][]float32 {
 }
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
-// col, a (C·KH·KW)×(OH·OW) matrix.
+// col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 one channel at a time by
+// masked loads (width-keeping convolutions) or gathers (the others), under
+// the table of planeMasks; otherwise row by row with copies.
 func (k *convKernel) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
 		xc := x[c*hw : (c+1)*hw]
-		if k.sameWidth() && im2colPlane(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
+		if k.sameWidth() && im2colPlane(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) ||
+			!k.sameWidth() && im2colGather(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
 			continue
 		}
 		for i := range k.kh {
@@ -463,14 +466,16 @@ func (k *convKernel) im2col(x, col []float32) {
 	}
 }
 
-// im2colMasks lays out im2col's rows for one channel of a sameWidth
-// convolution as im2colPlane reads them: row r = i·KW + j holds
-// src[offs[r] + q] at the positions q whose input lies in the image (where
-// bit q mod 16 of masks[r·nv + q/16] is set) and 0 at the others.
+// im2colMasks lays out im2col's rows for one channel plane as the AVX-512
+// loops read them: row r = i·KW + j holds, at the positions q whose input
+// lies in the image (where bit q mod 16 of masks[r·nv + q/16] is set), the
+// input value src[offs[r] + q] for sameWidth convolutions (im2colPlane) or
+// src[idx[r·nv·16 + q]] for any (im2colGather), and 0 at the others.
 type im2colMasks struct {
 	n, nv    int // OH·OW positions per row, ⌈n/16⌉ vectors
 	planeLen int // H·W
 	offs     []int
+	idx      []int32 // nil for sameWidth convolutions
 	masks    []uint16
 }
 
@@ -487,10 +492,19 @@ func (k *convKernel) planeMasks() *im2colMasks {
 			p.offs = append(p.offs, dy*k.w+dx)
 			for v := range p.nv {
 				var m uint16
-				for l := range min(16, n-16*v) {
+				for l := range 16 {
 					q := 16*v + l
-					if iy, ix := q/k.ow+dy, q%k.ow+dx; iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
+					iy, ix := q/k.ow*k.stride+dy, q%k.ow*k.stride+dx
+					in := q < n && iy >= 0 && iy < k.h && ix >= 0 && ix < k.w
+					if in {
 						m |= 1 << l
+					}
+					if !k.sameWidth() {
+						at := int32(0)
+						if in {
+							at = int32(iy*k.w + ix)
+						}
+						p.idx = append(p.idx, at)
 					}
 				}
 				p.masks = append(p.masks, m)

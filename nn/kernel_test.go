@@ -92,14 +92,20 @@ func convTolerance(k, scale float64) float64 {
 
 // forEachConvPath runs f with stride-1 convolutions forced through im2col
 // and through the implicit GEMM in turn (on every GEMM backend; the
-// implicit GEMM copies the rows where the assembly kernels do not run).
+// implicit GEMM copies the rows where the assembly kernels do not run), and
+// im2col once more with the AVX-512 loops off where they run (its Go loops).
 func forEachConvPath(t *testing.T, f func(t *testing.T)) {
-	defer func(p convPath) { stride1Path = p }(stride1Path)
+	defer func(p convPath, v bool) { stride1Path, vecAVX512 = p, v }(stride1Path, vecAVX512)
 	for _, p := range []struct {
 		name string
 		path convPath
-	}{{"im2col", convIm2col}, {"implicit", convImplicit}, {"implicit-dots", convImplicitDots}} {
-		stride1Path = p.path
+		vec  bool
+	}{{"im2col", convIm2col, vecAVX512}, {"implicit", convImplicit, vecAVX512}, {"implicit-dots", convImplicitDots, vecAVX512},
+		{"im2col-go", convIm2col, false}} {
+		if p.name == "im2col-go" && !vecAVX512 {
+			continue
+		}
+		stride1Path, vecAVX512 = p.path, p.vec
 		t.Run(p.name, f)
 	}
 }

@@ -158,3 +158,20 @@ func im2colPlane(dst, src []float32, p *im2colMasks) bool {
 	im2colPlane16(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
 	return true
 }
+
+//go:noescape
+func im2colGather16(dst, src *float32, n int, idx *int32, masks *uint16, rows int)
+
+// im2colGather fills the KH·KW rows of im2col's matrix for one channel
+// plane src with the layout of p (any stride), and reports whether it did
+// (AVX-512 only).
+func im2colGather(dst, src []float32, p *im2colMasks) bool {
+	if !vecAVX512 || p == nil || p.idx == nil {
+		return false
+	}
+	rows := len(p.masks) / p.nv
+	_ = dst[rows*p.n-1]
+	_ = src[p.planeLen-1]
+	im2colGather16(&dst[0], &src[0], p.n, &p.idx[0], &p.masks[0], rows)
+	return true
+}

@@ -462,3 +462,65 @@ ipnext:
 ipdone:
 	VZEROUPPER
 	RET
+
+// func im2colGather16(dst, src *float32, n int, idx *int32, masks *uint16, rows int)
+//
+// The rows of im2col's matrix for one channel, any stride: for r < rows
+// and q < n, dst[r·n + q] = src[idx[r·nv·16 + q]] where bit q mod 16 of
+// masks[r·nv + q/16] is set, 0 elsewhere (nv = ⌈n/16⌉; idx holds nv·16
+// entries per row). Each vector is one masked gather and one store, the
+// last of each row under a mask of its n mod 16 lanes; masked-off lanes
+// are not read.
+TEXT ·im2colGather16(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ idx+24(FP), R9
+	MOVQ masks+32(FP), R8
+	MOVQ rows+40(FP), R10
+	MOVQ DX, AX
+	ANDQ $15, AX
+	MOVL $1, BX
+	SHLXL AX, BX, BX
+	DECL BX
+	KMOVW BX, K2
+
+igrow:
+	TESTQ R10, R10
+	JEQ igdone
+	MOVQ DX, CX
+	SHRQ $4, CX
+	JEQ igtail
+
+igloop:
+	KMOVW (R8), K1
+	VMOVDQU32 (R9), Z1
+	VXORPS Z0, Z0, Z0
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, R9
+	ADDQ $2, R8
+	DECQ CX
+	JNE igloop
+
+igtail:
+	MOVQ DX, AX
+	ANDQ $15, AX
+	JEQ ignext
+	KMOVW (R8), K1
+	VMOVDQU32 (R9), Z1
+	VXORPS Z0, Z0, Z0
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS Z0, K2, (DI)
+	LEAQ (DI)(AX*4), DI
+	ADDQ $64, R9
+	ADDQ $2, R8
+
+ignext:
+	DECQ R10
+	JMP igrow
+
+igdone:
+	VZEROUPPER
+	RET

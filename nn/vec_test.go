@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // TestVecMatchesGo checks the AVX-512 loops against the Go loops on lengths
@@ -182,5 +184,74 @@ func TestIm2colPlaneMatchesDefinition(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestIm2colGatherMatchesDefinition checks the AVX-512 gather im2col of one
+// channel (im2colGather) against the definition for convolutions that
+// change the width (strides 1 to 3, paddings from none to more than half
+// the kernel, columns and rows wholly outside the image), with NaN around
+// src and past dst's rows as in TestIm2colPlaneMatchesDefinition.
+func TestIm2colGatherMatchesDefinition(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	nan := float32(math.NaN())
+	nans := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = nan
+		}
+		return v
+	}
+	tested := 0
+	for _, w := range []int{1, 3, 8, 14, 17, 32} {
+		for _, h := range []int{1, 2, 5, 9} {
+			all := nans((h + 4) * w)
+			src := all[2*w : (h+2)*w]
+			for i := range src {
+				src[i] = float32(r.IntN(1000) + 1)
+			}
+			for _, kk := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {3, 1}, {7, 7}} {
+				for stride := 1; stride <= 3; stride++ {
+					for pad := 0; pad <= kk[1]/2+1; pad++ {
+						k, err := newConvKernel(tensor.Shape{1, 1, h, w}, tensor.Shape{1, 1, kk[0], kk[1]}, stride, pad, false)
+						if err != nil || k.sameWidth() {
+							continue
+						}
+						n := k.oh * k.ow
+						dst := nans(kk[0]*kk[1]*n + 17)
+						if !im2colGather(dst, src, k.planeMasks()) {
+							t.Fatal("declined")
+						}
+						tested++
+						for i := range kk[0] {
+							for j := range kk[1] {
+								row := dst[(i*kk[1]+j)*n:][:n]
+								for q, got := range row {
+									want := float32(0)
+									iy, ix := q/k.ow*stride+i-pad, q%k.ow*stride+j-pad
+									if iy >= 0 && iy < h && ix >= 0 && ix < w {
+										want = src[iy*w+ix]
+									}
+									if got != want {
+										t.Fatalf("w=%d h=%d %v stride %d pad %d: row (%d,%d) [%d] = %v, want %v", w, h, kk, stride, pad, i, j, q, got, want)
+									}
+								}
+							}
+						}
+						for i, v := range dst[kk[0]*kk[1]*n:] {
+							if v == v {
+								t.Fatalf("w=%d h=%d %v stride %d pad %d: wrote %v past the rows (+%d)", w, h, kk, stride, pad, v, i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if tested < 100 {
+		t.Errorf("only %d layouts tested", tested)
 	}
 }
