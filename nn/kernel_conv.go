@@ -356,9 +356,7 @@ func (k *convKernel) paddedImage(x []float32, n, wk int) []float32 {
 // padImage copies image x (C,H,W) into the interior of the padded planes.
 func (k *convKernel) padImage(x, padded []float32) {
 	for c := range k.c {
-		for y := range k.h {
-			copy(padded[(c*k.hp+y+k.pad)*k.wp+k.pad:][:k.w], x[(c*k.h+y)*k.w:][:k.w])
-		}
+		copyRows(padded[(c*k.hp+k.pad)*k.wp+k.pad:], x[c*k.h*k.w:], k.h, k.w, k.wp)
 	}
 }
 

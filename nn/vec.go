@@ -133,3 +133,11 @@ func maxPool2RowGo(o []float32, am []int32, x []float32, r0, w int) {
 		o[ox], am[ox] = best, int32(bi)
 	}
 }
+
+// copyRowsGo copies rows rows of w values from src, where they are
+// consecutive, into dst, where they start ld apart.
+func copyRowsGo(dst, src []float32, rows, w, ld int) {
+	for r := range rows {
+		copy(dst[r*ld:][:w], src[r*w:][:w])
+	}
+}

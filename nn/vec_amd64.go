@@ -175,3 +175,23 @@ func im2colGather(dst, src []float32, p *im2colMasks) bool {
 	im2colGather16(&dst[0], &src[0], p.n, &p.idx[0], &p.masks[0], rows)
 	return true
 }
+
+//go:noescape
+func copyRows16(dst, src *float32, rows, w, ld int)
+
+// copyRows copies rows rows of w values from src, where they are
+// consecutive, into dst, where they start ld apart: dst[r·ld + i] =
+// src[r·w + i]. With AVX-512 it runs as vectors and one masked vector per
+// row: a copy call per row of 32 values cost more than the copy.
+func copyRows(dst, src []float32, rows, w, ld int) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	_ = src[rows*w-1]
+	_ = dst[(rows-1)*ld+w-1]
+	if !vecAVX512 {
+		copyRowsGo(dst, src, rows, w, ld)
+		return
+	}
+	copyRows16(&dst[0], &src[0], rows, w, ld)
+}

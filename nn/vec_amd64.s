@@ -524,3 +524,54 @@ ignext:
 igdone:
 	VZEROUPPER
 	RET
+
+// func copyRows16(dst, src *float32, rows, w, ld int)
+//
+// Copies rows rows of w values, src's consecutive and dst's ld apart:
+// dst[r·ld + i] = src[r·w + i]. Whole vectors, then the row's last w mod
+// 16 values under a mask (nothing else in dst is written).
+TEXT ·copyRows16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R9
+	MOVQ w+24(FP), DX
+	MOVQ ld+32(FP), R10
+	SHLQ $2, R10
+	MOVQ DX, AX
+	ANDQ $15, AX
+	MOVL $1, BX
+	SHLXL AX, BX, BX
+	DECL BX
+	KMOVW BX, K1
+
+crrow:
+	TESTQ R9, R9
+	JEQ crdone
+	MOVQ DI, R8
+	MOVQ DX, CX
+	SHRQ $4, CX
+	JEQ crtail
+
+crloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, (R8)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	DECQ CX
+	JNE crloop
+
+crtail:
+	TESTQ AX, AX
+	JEQ crnext
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, K1, (R8)
+	LEAQ (SI)(AX*4), SI
+
+crnext:
+	ADDQ R10, DI
+	DECQ R9
+	JMP crrow
+
+crdone:
+	VZEROUPPER
+	RET

@@ -25,3 +25,9 @@ func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) { maxPool2Row
 
 func im2colPlane(dst, src []float32, p *im2colMasks) bool  { return false }
 func im2colGather(dst, src []float32, p *im2colMasks) bool { return false }
+
+func copyRows(dst, src []float32, rows, w, ld int) {
+	if rows > 0 && w > 0 {
+		copyRowsGo(dst, src, rows, w, ld)
+	}
+}

@@ -255,3 +255,34 @@ func TestIm2colGatherMatchesDefinition(t *testing.T) {
 		t.Errorf("only %d layouts tested", tested)
 	}
 }
+
+// TestCopyRowsMatchesGo checks the AVX-512 row copy of padImage against
+// the Go loop on row widths around its 16-value vectors and several
+// distances between the destination's rows: the values between those rows
+// (NaN here) must stay as they are.
+func TestCopyRowsMatchesGo(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(19, 20))
+	nan := float32(math.NaN())
+	for _, w := range []int{1, 5, 15, 16, 17, 32, 34} {
+		for _, rows := range []int{1, 2, 5} {
+			for _, gap := range []int{0, 2, 17} {
+				ld := w + gap
+				src := randSlice(r, rows*w, -1, 1)
+				got, want := make([]float32, rows*ld+3), make([]float32, rows*ld+3)
+				for i := range got {
+					got[i], want[i] = nan, nan
+				}
+				copyRows(got, src, rows, w, ld)
+				copyRowsGo(want, src, rows, w, ld)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("w=%d rows=%d ld=%d: [%d] = %v, Go loop %v", w, rows, ld, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
