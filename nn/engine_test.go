@@ -129,17 +129,8 @@ func TestGradEngineInNetwork(t *testing.T) {
 		t.Errorf("no addition took the parallel path")
 	}
 	g0, s0 := run(G.StandardEngine{})
-	equal := func(name string, a, b []float32) {
-		t.Helper()
-		for i := range a {
-			if a[i] != b[i] {
-				t.Errorf("%s[%d]: %v, standard engine %v", name, i, a[i], b[i])
-				return
-			}
-		}
-	}
-	equal("input gradient", g1, g0)
+	sameValues(t, "input gradient", "standard engine", g1, g0)
 	for i, p := range s1.Params {
-		equal(p.Name, s1.Grads[i], s0.Grads[i])
+		sameValues(t, p.Name, "standard engine", s1.Grads[i], s0.Grads[i])
 	}
 }

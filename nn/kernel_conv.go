@@ -420,8 +420,7 @@ func (k *convKernel) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
 		xc := x[c*hw : (c+1)*hw]
-		if k.sameWidth() && im2colPlane(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) ||
-			!k.sameWidth() && im2colGather(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
+		if im2colChannel(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
 			continue
 		}
 		for i := range k.kh {
@@ -465,10 +464,11 @@ func (k *convKernel) im2col(x, col []float32) {
 }
 
 // im2colMasks lays out im2col's rows for one channel plane as the AVX-512
-// loops read them: row r = i·KW + j holds, at the positions q whose input
-// lies in the image (where bit q mod 16 of masks[r·nv + q/16] is set), the
-// input value src[offs[r] + q] for sameWidth convolutions (im2colPlane) or
-// src[idx[r·nv·16 + q]] for any (im2colGather), and 0 at the others.
+// loops of im2colChannel read them: row r = i·KW + j holds, at the
+// positions q whose input lies in the image (where bit q mod 16 of
+// masks[r·nv + q/16] is set), the input value src[offs[r] + q] for
+// sameWidth convolutions or src[idx[r·nv·16 + q]] for the others, and 0 at
+// the other positions.
 type im2colMasks struct {
 	n, nv    int // OH·OW positions per row, ⌈n/16⌉ vectors
 	planeLen int // H·W

@@ -42,6 +42,22 @@ func naiveConv(x, w, b []float32, n, c, h, wd, o, kh, kw, stride, pad int) []flo
 	return out
 }
 
+// sameValues reports, as a test error naming the first difference, where
+// got and want (the other variant's values, named other) differ.
+func sameValues(t *testing.T, name, other string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, %s %d", name, len(got), other, len(want))
+		return
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s[%d]: %v, %s %v", name, i, got[i], other, want[i])
+			return
+		}
+	}
+}
+
 // maxAbsDiff returns max |a−b| and max |b|.
 func maxAbsDiff(a []float32, b []float64) (diff, scale float64) {
 	for i := range a {

@@ -249,19 +249,10 @@ func TestFusedBatchNormActivation(t *testing.T) {
 	}
 	l1, g1, s1 := run(true)
 	l0, g0, s0 := run(false)
-	equal := func(name string, a, b []float32) {
-		t.Helper()
-		for i := range a {
-			if a[i] != b[i] {
-				t.Errorf("%s[%d]: fused %v, unfused %v", name, i, a[i], b[i])
-				return
-			}
-		}
-	}
-	equal("logits", l1, l0)
-	equal("input gradient", g1, g0)
-	equal("losses", s1.Losses, s0.Losses)
+	sameValues(t, "logits", "unfused", l1, l0)
+	sameValues(t, "input gradient", "unfused", g1, g0)
+	sameValues(t, "losses", "unfused", s1.Losses, s0.Losses)
 	for i, p := range s1.Params {
-		equal(p.Name, s1.Grads[i], s0.Grads[i])
+		sameValues(t, p.Name, "unfused", s1.Grads[i], s0.Grads[i])
 	}
 }

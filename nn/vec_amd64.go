@@ -145,36 +145,27 @@ func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
 //go:noescape
 func im2colPlane16(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
 
-// im2colPlane fills the KH·KW rows of im2col's matrix for one channel plane
-// src of a stride-1 convolution with the layout of p, and reports whether
-// it did (AVX-512 only).
-func im2colPlane(dst, src []float32, p *im2colMasks) bool {
-	if !vecAVX512 || p == nil {
-		return false
-	}
-	rows := len(p.offs)
-	_ = dst[rows*p.n-1]
-	_ = src[p.planeLen-1]
-	im2colPlane16(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
-	return true
-}
-
-//go:noescape
-func im2colGather16(dst, src *float32, n int, idx *int32, masks *uint16, rows int)
-
-// im2colGather fills the KH·KW rows of im2col's matrix for one channel
-// plane src with the layout of p (any stride), and reports whether it did
-// (AVX-512 only).
-func im2colGather(dst, src []float32, p *im2colMasks) bool {
-	if !vecAVX512 || p == nil || p.idx == nil {
+// im2colChannel fills the KH·KW rows of im2col's matrix for one channel
+// plane src with the layout p, and reports whether it did (AVX-512 only):
+// by masked loads where p has offsets only (width-keeping convolutions),
+// by gathers where it has indices.
+func im2colChannel(dst, src []float32, p *im2colMasks) bool {
+	if !vecAVX512 {
 		return false
 	}
 	rows := len(p.masks) / p.nv
 	_ = dst[rows*p.n-1]
 	_ = src[p.planeLen-1]
-	im2colGather16(&dst[0], &src[0], p.n, &p.idx[0], &p.masks[0], rows)
+	if p.idx == nil {
+		im2colPlane16(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
+	} else {
+		im2colGather16(&dst[0], &src[0], p.n, &p.idx[0], &p.masks[0], rows)
+	}
 	return true
 }
+
+//go:noescape
+func im2colGather16(dst, src *float32, n int, idx *int32, masks *uint16, rows int)
 
 //go:noescape
 func copyRows16(dst, src *float32, rows, w, ld int)

@@ -23,8 +23,7 @@ func scaleMasked(d, dy, y []float32, s, slope float32) { scaleMaskedGo(d, dy, y,
 
 func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) { maxPool2RowGo(o, am, x, r0, w) }
 
-func im2colPlane(dst, src []float32, p *im2colMasks) bool  { return false }
-func im2colGather(dst, src []float32, p *im2colMasks) bool { return false }
+func im2colChannel(dst, src []float32, p *im2colMasks) bool { return false }
 
 func copyRows(dst, src []float32, rows, w, ld int) {
 	if rows > 0 && w > 0 {
