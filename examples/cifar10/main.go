@@ -7,7 +7,9 @@
 // -data is the official cifar-10-binary.tar.gz or its extracted
 // cifar-10-batches-bin/ folder. -width sets the ResNet's width factor
 // (10 is the paper's 46M-parameter model; the profiles that run on a
-// 2-core machine use 1). Models are checkpointed after every epoch and a
+// 2-core machine use 1). -adv-epochs trains Adv. for another number of
+// epochs than the profile's (a model of its own in the cache, and in the
+// report's Adv. rows). Models are checkpointed after every epoch and a
 // rerun resumes from the last checkpoint.
 package main
 
@@ -35,11 +37,12 @@ func main() {
 	out := flag.String("out", "results/cifar10", "folder for the report, tables and figures")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	advEpochs := flag.Int("adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := pipeline.WithCPUProfile(*cpuProfile, func() error {
-		return run(ctx, *path, *profile, *width, *cache, *out, *seed)
+		return run(ctx, *path, *profile, *width, *advEpochs, *cache, *out, *seed)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cifar10:", err)
@@ -50,10 +53,21 @@ func main() {
 // budget is how much training a profile affords.
 type budget struct {
 	trainImages int // 0 = all 50,000
-	epochs      int // Orig. and Adv.
+	epochs      int // Orig., and Adv. unless advEpochs is set
+	advEpochs   int // 0 = epochs
 	subEpochs   int
 	flRounds    int
 	flSample    int
+}
+
+// adv returns Adv.'s epochs and the name of its regime: the profile's own
+// one, or one that names its epochs when -adv-epochs changes them (another
+// model, cached apart).
+func (b budget) adv() (epochs int, name string) {
+	if b.advEpochs == 0 || b.advEpochs == b.epochs {
+		return b.epochs, "adv-fgsmrs"
+	}
+	return b.advEpochs, fmt.Sprintf("adv-fgsmrs-e%d", b.advEpochs)
 }
 
 func budgetFor(profile string) budget {
@@ -67,13 +81,16 @@ func budgetFor(profile string) budget {
 	}
 }
 
-func run(ctx context.Context, path, profile string, width int, cache, out string, seed uint64) error {
+func run(ctx context.Context, path, profile string, width, advEpochs int, cache, out string, seed uint64) error {
 	prof, err := pipeline.CIFAR10Profile(profile)
 	if err != nil {
 		return err
 	}
 	if width < 1 {
 		return fmt.Errorf("width %d, want ≥ 1", width)
+	}
+	if advEpochs < 0 {
+		return fmt.Errorf("-adv-epochs %d, want ≥ 0", advEpochs)
 	}
 	train, err := data.ReadCIFAR10(path, data.SplitTrain)
 	if err != nil {
@@ -84,6 +101,8 @@ func run(ctx context.Context, path, profile string, width int, cache, out string
 		return err
 	}
 	b := budgetFor(profile)
+	b.advEpochs = advEpochs
+	_, advName := b.adv()
 	if b.trainImages > 0 {
 		train = train.Head(b.trainImages)
 	}
@@ -95,7 +114,7 @@ func run(ctx context.Context, path, profile string, width int, cache, out string
 		Train:      train,
 		Test:       test,
 		Regimes:    regimes(seed, width, b, key),
-		Rows:       []string{key("orig"), key("adv-fgsmrs"), key("fl")},
+		Rows:       []string{key("orig"), key(advName), key("fl")},
 		Substitute: key("sub"),
 		// The last residual unit's convolutions and the FC layer.
 		MuLayers:     quant.Layers{"units.14.c1", "units.14.c2", "fc"},
@@ -136,6 +155,7 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 	progress := nn.Progress(os.Stdout, 20)
 	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
 	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
+	advEpochs, advName := b.adv()
 	trainDesc := fmt.Sprintf("%d training images", 50000)
 	if b.trainImages > 0 {
 		trainDesc = fmt.Sprintf("the first %d training images", b.trainImages)
@@ -150,12 +170,12 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
 				return err
 			}},
-		{Key: key("adv-fgsmrs"), Label: "Adv.", New: resnet, Epochs: b.epochs,
+		{Key: key(advName), Label: "Adv.", New: resnet, Epochs: advEpochs,
 			Recipe: fmt.Sprintf("adversarial training with FGSM and random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, "+
-				"for the time budget; otherwise as Orig. (%s, %d epoch(s))", trainDesc, b.epochs),
+				"for the time budget; otherwise as Orig. (%s, %d epoch(s))", trainDesc, advEpochs),
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
-					Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
+					Config: nn.TrainConfig{Epochs: advEpochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
 						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
 					Examples: defense.AdvExamples{Fast: true, Eps: 8.0 / 255, Seed: seed},
 				}.Train(ctx, net, ds)

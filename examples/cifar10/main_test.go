@@ -24,7 +24,7 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), devData, "smoke", 1, filepath.Join(dir, "cache"), out, 1); err != nil {
+	if err := run(context.Background(), devData, "smoke", 1, 0, filepath.Join(dir, "cache"), out, 1); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
@@ -58,5 +58,26 @@ func TestPaperWidthForward(t *testing.T) {
 	}
 	if len(z) != 20 {
 		t.Errorf("%d logits for 2 images", len(z))
+	}
+}
+
+// -adv-epochs names another Adv. regime only when it changes the epochs, so
+// that the profile's cached Adv. stays valid; negative values are refused
+// before any data is read.
+func TestAdvEpochs(t *testing.T) {
+	paper := budgetFor("paper")
+	for _, tc := range []struct {
+		flag, epochs int
+		name         string
+	}{{0, 15, "adv-fgsmrs"}, {15, 15, "adv-fgsmrs"}, {30, 30, "adv-fgsmrs-e30"}} {
+		b := paper
+		b.advEpochs = tc.flag
+		if e, n := b.adv(); e != tc.epochs || n != tc.name {
+			t.Errorf("-adv-epochs %d: %d epochs, %q; want %d, %q", tc.flag, e, n, tc.epochs, tc.name)
+		}
+	}
+	err := run(context.Background(), "no such file", "paper", 1, -1, t.TempDir(), t.TempDir(), 1)
+	if err == nil || !strings.Contains(err.Error(), "-adv-epochs") {
+		t.Errorf("-adv-epochs -1: %v", err)
 	}
 }
