@@ -7,10 +7,11 @@
 // -data is the official cifar-10-binary.tar.gz or its extracted
 // cifar-10-batches-bin/ folder. -width sets the ResNet's width factor
 // (10 is the paper's 46M-parameter model; the profiles that run on a
-// 2-core machine use 1). -adv-epochs trains Adv. for another number of
-// epochs than the profile's (a model of its own in the cache, and in the
-// report's Adv. rows). Models are checkpointed after every epoch and a
-// rerun resumes from the last checkpoint.
+// 2-core machine use 1). -adv-epochs and -adv-steps train Adv. for another
+// number of epochs than the profile's, or with PGD of that many steps
+// instead of FGSM with random start (each a model of its own in the cache,
+// and in the report's Adv. rows). Models are checkpointed after every epoch
+// and a rerun resumes from the last checkpoint.
 package main
 
 import (
@@ -37,12 +38,14 @@ func main() {
 	out := flag.String("out", "results/cifar10", "folder for the report, tables and figures")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
-	advEpochs := flag.Int("adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
+	var adv advOptions
+	flag.IntVar(&adv.epochs, "adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
+	flag.IntVar(&adv.steps, "adv-steps", 0, "PGD steps of Adv.'s training examples, step min(ε/2, 2ε/steps) (0: the profile's; 1: FGSM with random start)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := pipeline.WithCPUProfile(*cpuProfile, func() error {
-		return run(ctx, *path, *profile, *width, *advEpochs, *cache, *out, *seed)
+		return run(ctx, *path, *profile, *width, adv, *cache, *out, *seed)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cifar10:", err)
@@ -50,24 +53,63 @@ func main() {
 	}
 }
 
+// advOptions are the -adv-* flags: Adv.'s epochs and PGD steps, 0 for the
+// profile's.
+type advOptions struct{ epochs, steps int }
+
 // budget is how much training a profile affords.
 type budget struct {
 	trainImages int // 0 = all 50,000
-	epochs      int // Orig., and Adv. unless advEpochs is set
-	advEpochs   int // 0 = epochs
+	epochs      int // Orig., and Adv. unless adv.epochs is set
+	adv         advOptions
 	subEpochs   int
 	flRounds    int
 	flSample    int
 }
 
-// adv returns Adv.'s epochs and the name of its regime: the profile's own
-// one, or one that names its epochs when -adv-epochs changes them (another
-// model, cached apart).
-func (b budget) adv() (epochs int, name string) {
-	if b.advEpochs == 0 || b.advEpochs == b.epochs {
-		return b.epochs, "adv-fgsmrs"
+// override sets the Adv. options that the flags give (non-zero).
+func (b *budget) override(o advOptions) {
+	if o.epochs != 0 {
+		b.adv.epochs = o.epochs
 	}
-	return b.advEpochs, fmt.Sprintf("adv-fgsmrs-e%d", b.advEpochs)
+	if o.steps != 0 {
+		b.adv.steps = o.steps
+	}
+}
+
+// advRegime returns Adv.'s epochs, its PGD steps (1 is FGSM with random
+// start) and the name of its regime, which says the attack and, when they
+// differ from Orig.'s, the epochs: another recipe is another model, cached
+// apart, and a profile's cached Adv. stays valid under other flags.
+func (b budget) advRegime() (epochs, steps int, name string) {
+	epochs, steps = b.epochs, 1
+	if b.adv.epochs != 0 {
+		epochs = b.adv.epochs
+	}
+	if b.adv.steps != 0 {
+		steps = b.adv.steps
+	}
+	name = "adv-fgsmrs"
+	if steps > 1 {
+		name = fmt.Sprintf("adv-pgd%d", steps)
+	}
+	if epochs != b.epochs {
+		name += fmt.Sprintf("-e%d", epochs)
+	}
+	return epochs, steps, name
+}
+
+// advExamples are Adv.'s training examples at ε 8/255: FGSM with random
+// start (step 10/255, Wong et al. 2020) for one step, otherwise PGD with a
+// random start and steps of min(ε/2, 2ε/steps), so that two steps are the
+// PGD-2 of Andriushchenko and Flammarion (2020) and more steps cover 2ε in
+// all.
+func advExamples(steps int, seed uint64) defense.AdvExamples {
+	const eps = 8.0 / 255
+	if steps <= 1 {
+		return defense.AdvExamples{Fast: true, Eps: eps, Seed: seed}
+	}
+	return defense.AdvExamples{Eps: eps, Steps: steps, Step: min(eps/2, 2*eps/float32(steps)), Seed: seed}
 }
 
 func budgetFor(profile string) budget {
@@ -81,7 +123,7 @@ func budgetFor(profile string) budget {
 	}
 }
 
-func run(ctx context.Context, path, profile string, width, advEpochs int, cache, out string, seed uint64) error {
+func run(ctx context.Context, path, profile string, width int, adv advOptions, cache, out string, seed uint64) error {
 	prof, err := pipeline.CIFAR10Profile(profile)
 	if err != nil {
 		return err
@@ -89,8 +131,11 @@ func run(ctx context.Context, path, profile string, width, advEpochs int, cache,
 	if width < 1 {
 		return fmt.Errorf("width %d, want ≥ 1", width)
 	}
-	if advEpochs < 0 {
-		return fmt.Errorf("-adv-epochs %d, want ≥ 0", advEpochs)
+	if adv.epochs < 0 {
+		return fmt.Errorf("-adv-epochs %d, want ≥ 0", adv.epochs)
+	}
+	if adv.steps < 0 {
+		return fmt.Errorf("-adv-steps %d, want ≥ 0", adv.steps)
 	}
 	train, err := data.ReadCIFAR10(path, data.SplitTrain)
 	if err != nil {
@@ -101,8 +146,8 @@ func run(ctx context.Context, path, profile string, width, advEpochs int, cache,
 		return err
 	}
 	b := budgetFor(profile)
-	b.advEpochs = advEpochs
-	_, advName := b.adv()
+	b.override(adv)
+	_, _, advName := b.advRegime()
 	if b.trainImages > 0 {
 		train = train.Head(b.trainImages)
 	}
@@ -155,7 +200,11 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 	progress := nn.Progress(os.Stdout, 20)
 	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
 	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
-	advEpochs, advName := b.adv()
+	advEpochs, advSteps, advName := b.advRegime()
+	advDesc := "FGSM with random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, for the time budget"
+	if ex := advExamples(advSteps, seed); advSteps > 1 {
+		advDesc = fmt.Sprintf("PGD-%d with a random start (ε 8/255, step %.3g/255)", advSteps, ex.Step*255)
+	}
 	trainDesc := fmt.Sprintf("%d training images", 50000)
 	if b.trainImages > 0 {
 		trainDesc = fmt.Sprintf("the first %d training images", b.trainImages)
@@ -171,13 +220,12 @@ func regimes(seed uint64, width int, b budget, key func(string) string) []pipeli
 				return err
 			}},
 		{Key: key(advName), Label: "Adv.", New: resnet, Epochs: advEpochs,
-			Recipe: fmt.Sprintf("adversarial training with FGSM and random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, "+
-				"for the time budget; otherwise as Orig. (%s, %d epoch(s))", trainDesc, advEpochs),
+			Recipe: fmt.Sprintf("adversarial training with %s; otherwise as Orig. (%s, %d epoch(s))", advDesc, trainDesc, advEpochs),
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: advEpochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
 						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
-					Examples: defense.AdvExamples{Fast: true, Eps: 8.0 / 255, Seed: seed},
+					Examples: advExamples(advSteps, seed),
 				}.Train(ctx, net, ds)
 				return err
 			}},

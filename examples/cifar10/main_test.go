@@ -24,7 +24,7 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), devData, "smoke", 1, 0, filepath.Join(dir, "cache"), out, 1); err != nil {
+	if err := run(context.Background(), devData, "smoke", 1, advOptions{}, filepath.Join(dir, "cache"), out, 1); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
@@ -61,23 +61,53 @@ func TestPaperWidthForward(t *testing.T) {
 	}
 }
 
-// -adv-epochs names another Adv. regime only when it changes the epochs, so
-// that the profile's cached Adv. stays valid; negative values are refused
-// before any data is read.
-func TestAdvEpochs(t *testing.T) {
-	paper := budgetFor("paper")
+// -adv-epochs and -adv-steps name another Adv. regime only when they change
+// the recipe, so that the profile's cached Adv. stays valid; negative values
+// are refused before any data is read.
+func TestAdvRegime(t *testing.T) {
 	for _, tc := range []struct {
-		flag, epochs int
-		name         string
-	}{{0, 15, "adv-fgsmrs"}, {15, 15, "adv-fgsmrs"}, {30, 30, "adv-fgsmrs-e30"}} {
-		b := paper
-		b.advEpochs = tc.flag
-		if e, n := b.adv(); e != tc.epochs || n != tc.name {
-			t.Errorf("-adv-epochs %d: %d epochs, %q; want %d, %q", tc.flag, e, n, tc.epochs, tc.name)
+		flags         advOptions
+		epochs, steps int
+		name          string
+	}{
+		{advOptions{}, 15, 1, "adv-fgsmrs"},
+		{advOptions{epochs: 15}, 15, 1, "adv-fgsmrs"},
+		{advOptions{epochs: 30}, 30, 1, "adv-fgsmrs-e30"},
+		{advOptions{steps: 1}, 15, 1, "adv-fgsmrs"},
+		{advOptions{steps: 2}, 15, 2, "adv-pgd2"},
+		{advOptions{epochs: 10, steps: 7}, 10, 7, "adv-pgd7-e10"},
+	} {
+		b := budgetFor("paper")
+		b.override(tc.flags)
+		if e, s, n := b.advRegime(); e != tc.epochs || s != tc.steps || n != tc.name {
+			t.Errorf("%+v: %d epochs, %d steps, %q; want %d, %d, %q", tc.flags, e, s, n, tc.epochs, tc.steps, tc.name)
 		}
 	}
-	err := run(context.Background(), "no such file", "paper", 1, -1, t.TempDir(), t.TempDir(), 1)
-	if err == nil || !strings.Contains(err.Error(), "-adv-epochs") {
-		t.Errorf("-adv-epochs -1: %v", err)
+	for _, tc := range []struct {
+		flags advOptions
+		want  string
+	}{{advOptions{epochs: -1}, "-adv-epochs"}, {advOptions{steps: -1}, "-adv-steps"}} {
+		err := run(context.Background(), "no such file", "paper", 1, tc.flags, t.TempDir(), t.TempDir(), 1)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v", tc.flags, err)
+		}
+	}
+}
+
+// The training examples: FGSM with random start for one step; PGD-2 with
+// steps of ε/2 (Andriushchenko and Flammarion 2020); more steps of 2ε/steps.
+func TestAdvExamples(t *testing.T) {
+	const eps = float32(8.0 / 255)
+	if ex := advExamples(1, 3); !ex.Fast || ex.Eps != eps || ex.Seed != 3 {
+		t.Errorf("1 step: %+v", ex)
+	}
+	for _, tc := range []struct {
+		steps int
+		step  float32
+	}{{2, eps / 2}, {4, eps / 2}, {8, eps / 4}} {
+		ex := advExamples(tc.steps, 3)
+		if ex.Fast || ex.Eps != eps || ex.Steps != tc.steps || ex.Step != tc.step || ex.NoRandomStart || ex.Seed != 3 {
+			t.Errorf("%d steps: %+v, want step %v", tc.steps, ex, tc.step)
+		}
 	}
 }
