@@ -66,18 +66,20 @@ func TestPaperWidthForward(t *testing.T) {
 // are refused before any data is read.
 func TestAdvRegime(t *testing.T) {
 	for _, tc := range []struct {
+		profile       string
 		flags         advOptions
 		epochs, steps int
 		name          string
 	}{
-		{advOptions{}, 15, 1, "adv-fgsmrs"},
-		{advOptions{epochs: 15}, 15, 1, "adv-fgsmrs"},
-		{advOptions{epochs: 30}, 30, 1, "adv-fgsmrs-e30"},
-		{advOptions{steps: 1}, 15, 1, "adv-fgsmrs"},
-		{advOptions{steps: 2}, 15, 2, "adv-pgd2"},
-		{advOptions{epochs: 10, steps: 7}, 10, 7, "adv-pgd7-e10"},
+		{"paper", advOptions{}, 15, 2, "adv-pgd2"},
+		{"paper", advOptions{epochs: 15}, 15, 2, "adv-pgd2"},
+		{"paper", advOptions{steps: 2}, 15, 2, "adv-pgd2"},
+		{"paper", advOptions{epochs: 30, steps: 1}, 30, 1, "adv-fgsmrs-e30"},
+		{"paper", advOptions{steps: 1}, 15, 1, "adv-fgsmrs"},
+		{"paper", advOptions{epochs: 10, steps: 7}, 10, 7, "adv-pgd7-e10"},
+		{"quick", advOptions{}, 1, 1, "adv-fgsmrs"},
 	} {
-		b := budgetFor("paper")
+		b := budgetFor(tc.profile)
 		b.override(tc.flags)
 		if e, s, n := b.advRegime(); e != tc.epochs || s != tc.steps || n != tc.name {
 			t.Errorf("%+v: %d epochs, %d steps, %q; want %d, %d, %q", tc.flags, e, s, n, tc.epochs, tc.steps, tc.name)
