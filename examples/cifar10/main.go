@@ -101,8 +101,8 @@ func (b budget) advRegime() (epochs, steps int, name string) {
 
 // advExamples are Adv.'s training examples at ε 8/255: FGSM with random
 // start (step 10/255, Wong et al. 2020) for one step, otherwise PGD with a
-// random start and steps of min(ε/2, 2ε/steps), so that two steps are the
-// PGD-2 of Andriushchenko and Flammarion (2020) and more steps cover 2ε in
+// random start and steps of min(ε/2, 2ε/steps): two or more steps can cross
+// the ε-ball from a random start, and more steps are smaller, at most 2ε in
 // all.
 func advExamples(steps int, seed uint64) defense.AdvExamples {
 	const eps = 8.0 / 255

@@ -96,8 +96,8 @@ func TestAdvRegime(t *testing.T) {
 	}
 }
 
-// The training examples: FGSM with random start for one step; PGD-2 with
-// steps of ε/2 (Andriushchenko and Flammarion 2020); more steps of 2ε/steps.
+// The training examples: FGSM with random start for one step; PGD with
+// steps of ε/2 up to 4 steps, then of 2ε/steps (advExamples' rule).
 func TestAdvExamples(t *testing.T) {
 	const eps = float32(8.0 / 255)
 	if ex := advExamples(1, 3); !ex.Fast || ex.Eps != eps || ex.Seed != 3 {
