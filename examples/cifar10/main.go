@@ -40,7 +40,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	var adv advOptions
 	flag.IntVar(&adv.epochs, "adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
-	flag.IntVar(&adv.steps, "adv-steps", 0, "PGD steps of Adv.'s training examples, step min(ε/2, 2ε/steps) (0: the profile's, 2 for paper; 1: FGSM with random start)")
+	flag.IntVar(&adv.steps, "adv-steps", 0, "PGD steps of Adv.'s training examples, step min(ε/2, 2ε/steps) (0 or 1: FGSM with random start)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -117,7 +117,7 @@ func budgetFor(profile string) budget {
 	case "smoke":
 		return budget{trainImages: 200, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 20}
 	case "paper":
-		return budget{epochs: 15, adv: advOptions{steps: 2}, subEpochs: 5, flRounds: 2, flSample: 1000}
+		return budget{epochs: 15, subEpochs: 5, flRounds: 2, flSample: 1000}
 	default:
 		return budget{trainImages: 10000, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 200}
 	}

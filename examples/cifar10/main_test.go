@@ -71,8 +71,8 @@ func TestAdvRegime(t *testing.T) {
 		epochs, steps int
 		name          string
 	}{
-		{"paper", advOptions{}, 15, 2, "adv-pgd2"},
-		{"paper", advOptions{epochs: 15}, 15, 2, "adv-pgd2"},
+		{"paper", advOptions{}, 15, 1, "adv-fgsmrs"},
+		{"paper", advOptions{epochs: 15}, 15, 1, "adv-fgsmrs"},
 		{"paper", advOptions{steps: 2}, 15, 2, "adv-pgd2"},
 		{"paper", advOptions{epochs: 30, steps: 1}, 30, 1, "adv-fgsmrs-e30"},
 		{"paper", advOptions{steps: 1}, 15, 1, "adv-fgsmrs"},
