@@ -53,41 +53,27 @@ func main() {
 	}
 }
 
-// advOptions are the -adv-* flags: Adv.'s epochs and PGD steps, 0 for the
-// profile's.
+// advOptions are the -adv-* flags: Adv.'s epochs (0 for the profile's) and
+// PGD steps (0 or 1 for FGSM with random start).
 type advOptions struct{ epochs, steps int }
 
 // budget is how much training a profile affords.
 type budget struct {
 	trainImages int // 0 = all 50,000
-	epochs      int // Orig., and Adv. unless adv.epochs is set
-	adv         advOptions
+	epochs      int // Orig., and Adv. unless -adv-epochs is set
 	subEpochs   int
 	flRounds    int
 	flSample    int
-}
-
-// override sets the Adv. options that the flags give (non-zero).
-func (b *budget) override(o advOptions) {
-	if o.epochs != 0 {
-		b.adv.epochs = o.epochs
-	}
-	if o.steps != 0 {
-		b.adv.steps = o.steps
-	}
 }
 
 // advRegime returns Adv.'s epochs, its PGD steps (1 is FGSM with random
 // start) and the name of its regime, which says the attack and, when they
 // differ from Orig.'s, the epochs: another recipe is another model, cached
 // apart, and a profile's cached Adv. stays valid under other flags.
-func (b budget) advRegime() (epochs, steps int, name string) {
-	epochs, steps = b.epochs, 1
-	if b.adv.epochs != 0 {
-		epochs = b.adv.epochs
-	}
-	if b.adv.steps != 0 {
-		steps = b.adv.steps
+func (b budget) advRegime(o advOptions) (epochs, steps int, name string) {
+	epochs, steps = b.epochs, max(o.steps, 1)
+	if o.epochs != 0 {
+		epochs = o.epochs
 	}
 	name = "adv-fgsmrs"
 	if steps > 1 {
@@ -146,8 +132,7 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 		return err
 	}
 	b := budgetFor(profile)
-	b.override(adv)
-	_, _, advName := b.advRegime()
+	_, _, advName := b.advRegime(adv)
 	if b.trainImages > 0 {
 		train = train.Head(b.trainImages)
 	}
@@ -158,7 +143,7 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 		Command:    strings.TrimSpace("go run ./examples/cifar10 " + strings.Join(os.Args[1:], " ")),
 		Train:      train,
 		Test:       test,
-		Regimes:    regimes(seed, width, b, key),
+		Regimes:    regimes(seed, width, b, adv, key),
 		Rows:       []string{key("orig"), key(advName), key("fl")},
 		Substitute: key("sub"),
 		// The last residual unit's convolutions and the FC layer.
@@ -196,11 +181,11 @@ func augment() nn.Hook {
 	}}
 }
 
-func regimes(seed uint64, width int, b budget, key func(string) string) []pipeline.Regime {
+func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) string) []pipeline.Regime {
 	progress := nn.Progress(os.Stdout, 20)
 	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
 	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
-	advEpochs, advSteps, advName := b.advRegime()
+	advEpochs, advSteps, advName := b.advRegime(adv)
 	advDesc := "FGSM with random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, for the time budget"
 	if ex := advExamples(advSteps, seed); advSteps > 1 {
 		advDesc = fmt.Sprintf("PGD-%d with a random start (ε 8/255, step %.3g/255)", advSteps, ex.Step*255)

@@ -79,9 +79,7 @@ func TestAdvRegime(t *testing.T) {
 		{"paper", advOptions{epochs: 10, steps: 7}, 10, 7, "adv-pgd7-e10"},
 		{"quick", advOptions{}, 1, 1, "adv-fgsmrs"},
 	} {
-		b := budgetFor(tc.profile)
-		b.override(tc.flags)
-		if e, s, n := b.advRegime(); e != tc.epochs || s != tc.steps || n != tc.name {
+		if e, s, n := budgetFor(tc.profile).advRegime(tc.flags); e != tc.epochs || s != tc.steps || n != tc.name {
 			t.Errorf("%+v: %d epochs, %d steps, %q; want %d, %d, %q", tc.flags, e, s, n, tc.epochs, tc.steps, tc.name)
 		}
 	}
