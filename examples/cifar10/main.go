@@ -186,9 +186,10 @@ func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) 
 	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
 	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
 	advEpochs, advSteps, advName := b.advRegime(adv)
+	advEx := advExamples(advSteps, seed)
 	advDesc := "FGSM with random start (Wong et al. 2020; ε 8/255, step 10/255), not PGD, for the time budget"
-	if ex := advExamples(advSteps, seed); advSteps > 1 {
-		advDesc = fmt.Sprintf("PGD-%d with a random start (ε 8/255, step %.3g/255)", advSteps, ex.Step*255)
+	if advSteps > 1 {
+		advDesc = fmt.Sprintf("PGD-%d with a random start (ε 8/255, step %.3g/255)", advSteps, advEx.Step*255)
 	}
 	trainDesc := fmt.Sprintf("%d training images", 50000)
 	if b.trainImages > 0 {
@@ -210,7 +211,7 @@ func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) 
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: advEpochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
 						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
-					Examples: advExamples(advSteps, seed),
+					Examples: advEx,
 				}.Train(ctx, net, ds)
 				return err
 			}},
