@@ -2,9 +2,8 @@ package nn
 
 import (
 	"fmt"
-	"runtime"
+	"slices"
 	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
@@ -36,70 +35,6 @@ func (gemmer) pack(p *rqblas.PackedA, tA blas.Transpose, m, k int, a []float32, 
 	p.Pack(tA, m, k, 1, a, lda)
 }
 
-// parallelFor runs f over [0,n) split into contiguous chunks, one per worker,
-// and waits for them. Worker w gets index w (for per-worker scratch space).
-func parallelFor(n int, f func(worker, lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		f(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(w, lo, hi)
-		}()
-	}
-	wg.Wait()
-}
-
-// parallelEach runs f over [0,n) in chunks handed to the workers as they
-// become free, and waits for them: a worker slowed down (another process,
-// the hypervisor taking its core) takes fewer chunks instead of holding the
-// others up at the end. Worker w gets index w (for per-worker scratch space)
-// and may get several chunks, in any order, so f must compute each index's
-// result on its own: per-worker sums would depend on the schedule and no
-// longer be reproducible (those use parallelFor).
-func parallelEach(n int, f func(worker, lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if n <= 0 {
-		return
-	}
-	if workers <= 1 {
-		f(0, 0, n)
-		return
-	}
-	chunk := max(1, n/(8*workers))
-	var next atomic.Int64
-	parallelFor(workers, func(w, _, _ int) {
-		for {
-			lo := int(next.Add(int64(chunk))) - chunk
-			if lo >= n {
-				return
-			}
-			f(w, lo, min(lo+chunk, n))
-		}
-	})
-}
-
-// parallelRange splits the elementwise work [0, n) into one contiguous
-// range per worker, or runs it on the calling goroutine when n is too small
-// (under 32 Ki elements per worker) for goroutines to pay.
-func parallelRange(n int, f func(lo, hi int)) {
-	const minPerWorker = 1 << 15
-	workers := min(runtime.GOMAXPROCS(0), n/minPerWorker)
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	parallelFor(workers, func(w, _, _ int) { f(w*n/workers, (w+1)*n/workers) })
-}
-
-func maxWorkers() int { return runtime.GOMAXPROCS(0) }
-
 // convKernel is a 2-D cross-correlation (PyTorch's Conv2d) with zero padding
 // and an optional bias: inputs x (N,C,H,W), w (O,C,KH,KW)[, b (O)].
 type convKernel struct {
@@ -109,8 +44,6 @@ type convKernel struct {
 	oh, ow      int
 	bias        bool
 	cols        [][]float32 // per-worker im2col buffers
-	partial     [][]float32 // per-worker filter-gradient partial sums
-	sums        [][]float32 // partialSums' views of them, reused
 
 	// For stride 1 the input gradient is itself a convolution: of the
 	// output gradient, padded by KH−1−pad, with the filters flipped and
@@ -150,7 +83,29 @@ type convKernel struct {
 
 	// colMasks is im2col's layout for the AVX-512 loop (planeMasks).
 	colMasks *im2colMasks
+
+	// observer, when set, is handed the forward result an image at a time
+	// (imageObserver), and gradObserver the gradient with respect to x.
+	observer, gradObserver imageObserver
 }
+
+func (k *convKernel) observe(o imageObserver)     { k.observer = o }
+func (k *convKernel) observeGrad(o imageObserver) { k.gradObserver = o }
+
+// observed hands image n of the result to the observer, if any.
+func (k *convKernel) observed(n int, img []float32) {
+	if k.observer != nil {
+		k.observer.image(n, img)
+	}
+}
+
+// filterGradChunks is the number of ranges of images whose filter-gradient
+// partial sums are computed apart (parallelChunks) and then added in order:
+// a fixed number, so that the filter gradient, and the weights trained
+// with it, are the same bit for bit whatever GOMAXPROCS is. Sixteen ranges
+// of 8 images at batch 128 leave a worker waiting at most one range's time
+// for the other at the end.
+const filterGradChunks = 16
 
 // convPath chooses how stride-1 convolutions run: convAuto picks the
 // implicit GEMM where the assembly kernels run and im2col elsewhere; tests
@@ -305,8 +260,10 @@ func (k *convKernel) prepare() {
 	}
 }
 
-// prepareCols allocates the im2col buffers.
+// prepareCols allocates the im2col buffers and computes im2col's layout,
+// before the workers that share them start.
 func (k *convKernel) prepareCols(workers int) {
+	k.planeMasks()
 	for len(k.cols) < workers {
 		k.cols = append(k.cols, make([]float32, k.colLen()))
 	}
@@ -395,21 +352,49 @@ func (k *convKernel) transposeGrad(gt, d []float32, o16 int) {
 	}
 }
 
-// partialSums returns per-worker space for filter-gradient partial sums,
-// size values each, in k.partial, grown where needed (the filter gradient by
-// tiles sums dWᵀ with its columns padded, the other paths dW).
-func (k *convKernel) partialSums(workers, size int) [][]float32 {
-	k.sums = k.sums[:0]
-	for w := range workers {
-		if w == len(k.partial) {
-			k.partial = append(k.partial, nil)
+// partialSums lends count buffers of size values for filter-gradient
+// partial sums (the filter gradient by tiles sums dWᵀ with its columns
+// padded, the other paths dW), to be handed back by returnSums. The
+// buffers are shared by all kernels rather than kept by each: a graph runs
+// one kernel at a time, so one set serves all its convolutions (sixteen
+// buffers per convolution of a wide ResNet with w = 10 would hold about
+// 2 GB).
+func partialSums(count, size int) [][]float32 {
+	sumBuffers.Lock()
+	defer sumBuffers.Unlock()
+	bufs := make([][]float32, 0, count)
+	free := sumBuffers.free[:0]
+	for _, b := range sumBuffers.free {
+		if len(bufs) < count && cap(b) >= size {
+			bufs = append(bufs, b[:size])
+		} else {
+			free = append(free, b)
 		}
-		if len(k.partial[w]) < size {
-			k.partial[w] = make([]float32, size)
-		}
-		k.sums = append(k.sums, k.partial[w][:size])
 	}
-	return k.sums
+	sumBuffers.free = free
+	for len(bufs) < count {
+		bufs = append(bufs, make([]float32, size))
+	}
+	return bufs
+}
+
+// returnSums hands back buffers lent by partialSums. Of the free ones it
+// keeps the largest maxFreeSums.
+func returnSums(bufs [][]float32) {
+	const maxFreeSums = 4 * filterGradChunks
+	sumBuffers.Lock()
+	defer sumBuffers.Unlock()
+	sumBuffers.free = append(sumBuffers.free, bufs...)
+	if len(sumBuffers.free) > maxFreeSums {
+		slices.SortFunc(sumBuffers.free, func(a, b []float32) int { return cap(b) - cap(a) })
+		clear(sumBuffers.free[maxFreeSums:])
+		sumBuffers.free = sumBuffers.free[:maxFreeSums]
+	}
+}
+
+var sumBuffers struct {
+	sync.Mutex
+	free [][]float32
 }
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
@@ -597,6 +582,10 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
 	gemm.pack(&k.packedW, blas.NoTrans, k.o, ckk, w, ckk)
+	if k.observer != nil {
+		k.observer.start(out)
+		defer k.observer.finish(out)
+	}
 	if k.implicitForward() {
 		var b []float32
 		if k.bias {
@@ -615,6 +604,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 					for oy := range k.oh {
 						k.packedW.SgemmRows(k.ow, padded[oy*k.wp:], k.rows, 0, o[oy*k.ow:], ohw)
 					}
+					k.observed(n, o)
 					continue
 				}
 				wide := k.wide[wk]
@@ -632,6 +622,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 						}
 					}
 				}
+				k.observed(n, o)
 			}
 		})
 		if k.keepPadded {
@@ -654,6 +645,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 					}
 				}
 			}
+			k.observed(n, o)
 		}
 	})
 	return nil
@@ -670,21 +662,31 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			// with K = O·KH·KW instead of K = O followed by col2im's
 			// scattered adds.
 			k.flipFilters(w)
+			t.observer = k.gradObserver
 			return t.forward(dIn, [][]float32{dOut, k.flipped})
 		}
 		// Otherwise col = Wᵀ·dOut_n, then col2im.
 		k.prepareCols(min(maxWorkers(), k.n))
 		clear(dIn)
 		gemm.pack(&k.packedWT, blas.Trans, ckk, k.o, w, ckk)
+		if k.gradObserver != nil {
+			k.gradObserver.start(dIn)
+			defer k.gradObserver.finish(dIn)
+		}
 		parallelEach(k.n, func(wk, lo, hi int) {
 			col := k.scratch(wk)
 			for n := lo; n < hi; n++ {
+				d := dIn[n*chw : (n+1)*chw]
 				k.packedWT.Sgemm(blas.NoTrans, ohw, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
-				k.col2im(col, dIn[n*chw:(n+1)*chw])
+				k.col2im(col, d)
+				if k.gradObserver != nil {
+					k.gradObserver.image(n, d)
+				}
 			}
 		})
-	case 1: // filter: Σ_n dOut_n · col_nᵀ, partial sums per worker.
+	case 1: // filter: Σ_n dOut_n · col_nᵀ, partial sums per range of images.
 		workers := min(maxWorkers(), k.n)
+		chunks := min(filterGradChunks, k.n)
 		if k.implicit() && k.filterGradTiles() {
 			// dWᵀ = Σ_n P_n·G_nᵀ: P_n the implicit im2col matrix (ckk
 			// rows, shifted windows of the padded image, read in place),
@@ -692,12 +694,13 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			// (nWide × o16, zero outside the image and past o). The
 			// partial sums are dWᵀ's, ckk × o16.
 			o16 := (k.o + 15) &^ 15
-			partial := k.partialSums(workers, ckk*o16)
+			partial := partialSums(chunks, ckk*o16)
+			defer returnSums(partial)
 			for len(k.gradT) < workers {
 				k.gradT = append(k.gradT, make([]float32, k.nWide*o16))
 			}
-			parallelFor(k.n, func(wk, lo, hi int) {
-				gt, acc := k.gradT[wk], partial[wk]
+			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
+				gt, acc := k.gradT[wk], partial[j]
 				for n := lo; n < hi; n++ {
 					padded := k.paddedImage(x, n, wk)
 					k.transposeGrad(gt, dOut[n*k.o*ohw:(n+1)*k.o*ohw], o16)
@@ -708,23 +711,22 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 					rqblas.SgemmRowsA(ckk, o16, k.nWide, padded, k.rows, gt, o16, beta, acc, o16)
 				}
 			})
-			clear(dIn)
-			for _, acc := range partial {
-				for r := range ckk {
-					for oc, v := range acc[r*o16:][:k.o] {
-						dIn[oc*ckk+r] += v
-					}
+			addInOrder(partial)
+			for r := range ckk {
+				for oc, v := range partial[0][r*o16:][:k.o] {
+					dIn[oc*ckk+r] = v
 				}
 			}
 			return nil
 		}
-		partial := k.partialSums(workers, len(dIn))
+		partial := partialSums(chunks, len(dIn))
+		defer returnSums(partial)
 		if k.implicit() {
 			for len(k.wideGrad) < workers {
 				k.wideGrad = append(k.wideGrad, make([]float32, k.o*k.nWide))
 			}
-			parallelFor(k.n, func(wk, lo, hi int) {
-				g, acc := k.wideGrad[wk], partial[wk]
+			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
+				g, acc := k.wideGrad[wk], partial[j]
 				clear(acc)
 				for n := lo; n < hi; n++ {
 					padded := k.paddedImage(x, n, wk)
@@ -740,9 +742,9 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				}
 			})
 		} else {
-			parallelFor(k.n, func(wk, lo, hi int) {
+			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
 				col := k.scratch(wk)
-				acc := partial[wk]
+				acc := partial[j]
 				clear(acc)
 				for n := lo; n < hi; n++ {
 					k.im2col(x[n*chw:(n+1)*chw], col)
@@ -750,12 +752,8 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 				}
 			})
 		}
+		addInOrder(partial)
 		copy(dIn, partial[0])
-		for _, p := range partial[1:] {
-			for j, v := range p {
-				dIn[j] += v
-			}
-		}
 	case 2: // bias: Σ over batch and positions.
 		clear(dIn)
 		for n := range k.n {

@@ -112,7 +112,14 @@ func reluFactor(v float32, slope uint32) float32 {
 }
 
 // addKernel is the elementwise sum of two tensors of one shape (residual connections).
-type addKernel struct{ shape tensor.Shape }
+type addKernel struct {
+	shape tensor.Shape
+	// observer, when set, is handed the result an image at a time
+	// (imageObserver).
+	observer imageObserver
+}
+
+func (k *addKernel) observe(o imageObserver) { k.observer = o }
 
 func (k *addKernel) sumOfInputs()           {}
 func (k *addKernel) name() string           { return "add" }
@@ -120,6 +127,21 @@ func (k *addKernel) outShape() tensor.Shape { return k.shape }
 func (k *addKernel) differentiable() []bool { return []bool{true, true} }
 func (k *addKernel) forward(out []float32, in [][]float32) error {
 	a, b := in[0], in[1]
+	if k.observer != nil && len(k.shape) > 1 {
+		k.observer.start(out)
+		size := len(out) / k.shape[0]
+		parallelEach(k.shape[0], func(_, lo, hi int) {
+			for n := lo; n < hi; n++ {
+				o, a, b := out[n*size:(n+1)*size], a[n*size:(n+1)*size], b[n*size:(n+1)*size]
+				for i := range o {
+					o[i] = a[i] + b[i]
+				}
+				k.observer.image(n, o)
+			}
+		})
+		k.observer.finish(out)
+		return nil
+	}
 	parallelRange(len(out), func(lo, hi int) {
 		o, a, b := out[lo:hi], a[lo:hi], b[lo:hi]
 		for i := range o {

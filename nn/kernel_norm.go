@@ -37,11 +37,18 @@ type batchNormKernel struct {
 	// of one backward pass share them. forward resets sumsFor.
 	sdy, sdyx []float64
 	sumsFor   *float32
-	// partial holds a pair of sums per run (image, channel), added per
-	// channel in image order; coef the backward pass's per-channel
-	// coefficients.
-	partial []float64
-	coef    []float32
+	// stats and grads hold a pair of sums per run (image, channel), added
+	// per channel in image order: the forward pass's Σx, Σx² and the
+	// backward pass's Σdy, Σdy·x (each through the activation's derivative
+	// when act is set). The kernels that write x and dy may fill them as
+	// each image comes out (fuseBatchNormSums); else the batch norm makes
+	// its own pass. coef holds the backward pass's per-channel coefficients.
+	stats, grads runSums
+	coef         []float32
+	// x is the input of the last forward pass, for grads' observer.
+	x []float32
+	// fusedPasses counts the passes whose sums came from an observer.
+	fusedPasses int
 	// With act set, the kernel is batch norm followed by leaky ReLU of the
 	// given slope (≥ 0, so that the output's sign is the normalised
 	// value's): one pass over the activations instead of two each way, the
@@ -92,43 +99,88 @@ func (k *batchNormKernel) runs(f func(c, off int)) {
 	})
 }
 
-// channelSums returns channel c's sums of the pairs in k.partial (runSums),
-// added over the images in order: the same float64 values whatever the
-// workers' schedule.
-func (k *batchNormKernel) channelSums(c int) (float64, float64) {
+// channelSums returns channel c's sums of the pairs in s, added over the
+// images in order: the same float64 values whatever the workers' schedule.
+func (k *batchNormKernel) channelSums(s *runSums, c int) (float64, float64) {
 	var a, b float64
 	for n := range k.n {
 		r := n*k.c + c
-		a, b = a+k.partial[2*r], b+k.partial[2*r+1]
+		a, b = a+s.pairs[2*r], b+s.pairs[2*r+1]
 	}
 	return a, b
 }
 
-// runSums fills k.partial with f's pair for every run.
-func (k *batchNormKernel) runSums(f func(c, off int) (float64, float64)) {
-	if len(k.partial) != 2*k.n*k.c {
-		k.partial = make([]float64, 2*k.n*k.c)
-	}
+// fill fills s with f's pair for every run, in a pass of its own.
+func (k *batchNormKernel) fill(s *runSums, f func(c, off int) (float64, float64)) {
+	s.reset(k.n * k.c)
 	k.runs(func(c, off int) {
 		r := off / k.hw
-		k.partial[2*r], k.partial[2*r+1] = f(c, off)
+		s.pairs[2*r], s.pairs[2*r+1] = f(c, off)
 	})
+}
+
+// statSums is the pair of sums of the forward pass for the run of channel
+// c at off in x.
+func (k *batchNormKernel) statSums(x []float32) func(c, off int) (float64, float64) {
+	return func(_, off int) (float64, float64) {
+		run := x[off : off+k.hw]
+		return sums(run, run)
+	}
+}
+
+// gradSumsOf is the pair of sums of the backward pass for the run of
+// channel c at off in dOut, x.
+func (k *batchNormKernel) gradSumsOf(x, dOut []float32) func(c, off int) (float64, float64) {
+	return func(c, off int) (float64, float64) {
+		run, g := x[off:off+k.hw], dOut[off:off+k.hw]
+		if k.act {
+			return sumsMasked(g, run, k.scale[c], k.shift[c], k.slope)
+		}
+		return sums(g, run)
+	}
+}
+
+// statsObserver fills k.stats from the kernel that writes the batch norm's
+// input, an image at a time.
+func (k *batchNormKernel) statsObserver() imageObserver {
+	return &runSumsObserver{s: &k.stats, runs: k.n * k.c, fill: func(n int, img []float32) {
+		f := k.statSums(img)
+		for c := range k.c {
+			r := n*k.c + c
+			k.stats.pairs[2*r], k.stats.pairs[2*r+1] = f(c, c*k.hw)
+		}
+	}}
+}
+
+// gradsObserver fills k.grads from the kernel that writes the gradient with
+// respect to the batch norm's output, an image at a time. It reads the
+// input and the scale and shift of the last forward pass.
+func (k *batchNormKernel) gradsObserver() imageObserver {
+	return &runSumsObserver{s: &k.grads, runs: k.n * k.c, fill: func(n int, img []float32) {
+		chw := k.c * k.hw
+		f := k.gradSumsOf(k.x[n*chw:(n+1)*chw], img)
+		for c := range k.c {
+			r := n*k.c + c
+			k.grads.pairs[2*r], k.grads.pairs[2*r+1] = f(c, c*k.hw)
+		}
+	}}
 }
 
 func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 	x, gamma, beta := in[0], in[1], in[2]
-	k.sumsFor = nil
+	k.sumsFor, k.x = nil, x
 	m := float64(k.n * k.hw)
 	if k.training {
-		k.runSums(func(_, off int) (float64, float64) {
-			run := x[off : off+k.hw]
-			return sums(run, run)
-		})
+		if k.stats.holdsFor(x) {
+			k.fusedPasses++
+		} else {
+			k.fill(&k.stats, k.statSums(x))
+		}
 	}
 	for c := range k.c {
 		var mean, variance float64
 		if k.training {
-			s, q := k.channelSums(c)
+			s, q := k.channelSums(&k.stats, c)
 			mean = s / m
 			variance = max(0, q/m-mean*mean)
 			unbiased := variance
@@ -163,15 +215,13 @@ func (k *batchNormKernel) gradSums(x, dOut []float32) {
 	if len(dOut) == 0 || k.sumsFor == &dOut[0] {
 		return
 	}
-	k.runSums(func(c, off int) (float64, float64) {
-		run, g := x[off:off+k.hw], dOut[off:off+k.hw]
-		if k.act {
-			return sumsMasked(g, run, k.scale[c], k.shift[c], k.slope)
-		}
-		return sums(g, run)
-	})
+	if k.grads.holdsFor(dOut) && len(k.x) > 0 && &k.x[0] == &x[0] {
+		k.fusedPasses++
+	} else {
+		k.fill(&k.grads, k.gradSumsOf(x, dOut))
+	}
 	for c := range k.c {
-		sdy, sdyx := k.channelSums(c)
+		sdy, sdyx := k.channelSums(&k.grads, c)
 		k.sdy[c] = sdy
 		k.sdyx[c] = k.istd[c] * (sdyx - k.mean[c]*sdy)
 	}

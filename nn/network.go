@@ -258,6 +258,9 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		}
 		outputs = append(append(outputs, cost), grads...)
 	}
+	if mode == modeTrain && fuseBatchNormSums {
+		fuseBatchNormKernels(g)
+	}
 	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...), G.WithEngine(tapeEngine))
 	return gr, nil
 }

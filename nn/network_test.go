@@ -3,8 +3,10 @@ package nn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -254,5 +256,99 @@ func TestFusedBatchNormActivation(t *testing.T) {
 	sameValues(t, "losses", "unfused", s1.Losses, s0.Losses)
 	for i, p := range s1.Params {
 		sameValues(t, p.Name, "unfused", s1.Grads[i], s0.Grads[i])
+	}
+}
+
+// TestFusedBatchNormSums checks that the wide ResNet-32's batch norms take
+// their sums from the kernels around them (fuseBatchNormKernels) and that
+// two training steps give the same losses and gradients, bit for bit, as
+// without: the observers compute the same float64 sums of the same runs.
+func TestFusedBatchNormSums(t *testing.T) {
+	defer func(f bool) { fuseBatchNormSums = f }(fuseBatchNormSums)
+	r := rand.New(rand.NewPCG(23, 24))
+	const n = 3
+	x := randSlice(r, n*3*32*32, 0, 1)
+	y := []int{4, 0, 9}
+	run := func(fuse bool) (steps []*StepOutput, fused int) {
+		fuseBatchNormSums = fuse
+		net, err := WideResNet32(1, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			step, err := net.Gradients(x, y, CrossEntropy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps = append(steps, step)
+			for i, p := range step.Params {
+				for j := range p.Data {
+					p.Data[j] -= 0.05 * step.Grads[i][j]
+				}
+			}
+		}
+		for _, gr := range net.graphs {
+			for _, node := range gr.g.AllNodes() {
+				if op, ok := node.Op().(*gop); ok && op.grad < 0 {
+					if bn, ok := op.k.(*batchNormKernel); ok {
+						fused += bn.fusedPasses
+					}
+				}
+			}
+		}
+		return steps, fused
+	}
+	on, fusedOn := run(true)
+	off, fusedOff := run(false)
+	for s := range on {
+		sameValues(t, "losses", "unfused", on[s].Losses, off[s].Losses)
+		for i, p := range on[s].Params {
+			sameValues(t, p.Name, "unfused", on[s].Grads[i], off[s].Grads[i])
+		}
+	}
+	// Per step: 31 batch norms (two per unit, one before the pooling) fuse
+	// their forward sums; the backward sums fuse for the 15 bn2 (read only
+	// by c2) and the 13 bn1 of units without a projection shortcut; the
+	// last batch norm feeds the pooling, which observes nothing.
+	const perStep = 31 + 15 + 13
+	if fusedOn != 2*perStep || fusedOff != 0 {
+		t.Errorf("fused passes: %d with fusion, %d without; want %d and 0", fusedOn, fusedOff, 2*perStep)
+	}
+}
+
+// TestGradientsIndependentOfWorkers checks that a training step gives the
+// same losses and gradients, bit for bit, with 1, 2 and 3 workers: every
+// sum over the batch is made of partial sums over fixed ranges of images,
+// added in a fixed order (filterGradChunks, batchNormKernel.channelSums),
+// never of per-worker sums.
+func TestGradientsIndependentOfWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	r := rand.New(rand.NewPCG(25, 26))
+	const n = 20 // more images than filterGradChunks, not a multiple of it
+	x := randSlice(r, n*3*32*32, 0, 1)
+	y := make([]int, n)
+	for i := range y {
+		y[i] = r.IntN(10)
+	}
+	run := func(procs int) *StepOutput {
+		runtime.GOMAXPROCS(procs)
+		net, err := WideResNet32(1, rand.New(rand.NewPCG(6, 6)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		step, err := net.Gradients(x, y, CrossEntropy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return step
+	}
+	one := run(1)
+	for _, procs := range []int{2, 3} {
+		got := run(procs)
+		name := fmt.Sprintf("GOMAXPROCS %d", procs)
+		sameValues(t, "losses", name, got.Losses, one.Losses)
+		for i, p := range got.Params {
+			sameValues(t, p.Name, name, got.Grads[i], one.Grads[i])
+		}
 	}
 }
