@@ -121,10 +121,10 @@ type addKernel struct {
 
 func (k *addKernel) observe(o imageObserver) { k.observer = o }
 
-func (k *addKernel) sumOfInputs()           {}
-func (k *addKernel) name() string           { return "add" }
-func (k *addKernel) outShape() tensor.Shape { return k.shape }
-func (k *addKernel) differentiable() []bool { return []bool{true, true} }
+func (k *addKernel) passesGradient(int) bool { return true }
+func (k *addKernel) name() string            { return "add" }
+func (k *addKernel) outShape() tensor.Shape  { return k.shape }
+func (k *addKernel) differentiable() []bool  { return []bool{true, true} }
 func (k *addKernel) forward(out []float32, in [][]float32) error {
 	a, b := in[0], in[1]
 	if k.observer != nil && len(k.shape) > 1 {

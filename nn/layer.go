@@ -125,6 +125,23 @@ func (l *ConvLayer) build(b *builder, x *G.Node) (*G.Node, error) {
 	return apply(k, x, b.node(l.weight))
 }
 
+// buildResidual builds the layer on x plus the residual s, which must have
+// the layer's output shape, in one kernel. The layer must have no bias.
+func (l *ConvLayer) buildResidual(b *builder, x, s *G.Node) (*G.Node, error) {
+	if l.Bias {
+		return nil, fmt.Errorf("nn: conv %q: a residual needs a layer without bias", l.Name)
+	}
+	k, err := newConvKernel(x.Shape(), tensor.Shape(l.weight.Shape), l.Stride, l.Padding, false)
+	if err != nil {
+		return nil, err
+	}
+	if !k.outShape().Eq(s.Shape()) {
+		return nil, fmt.Errorf("%w: conv %q gives %v, residual %v", ErrShape, l.Name, k.outShape(), s.Shape())
+	}
+	k.keepPadded, k.residual = b.training, true
+	return apply(k, x, b.node(l.weight), s)
+}
+
 // DenseLayer is a fully connected layer y = W·x + b, W of shape (Out, In).
 type DenseLayer struct {
 	Name         string
@@ -378,12 +395,22 @@ func (u *ResidualUnit) build(b *builder, x *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	h, err = chain(b, h, u.c1, u.bn2, act, u.c2)
-	if err != nil {
+	if h, err = chain(b, h, u.c1, u.bn2, act); err != nil {
 		return nil, err
 	}
-	return apply(&addKernel{shape: h.Shape().Clone()}, h, short)
+	if !fuseResidualAdd {
+		if h, err = u.c2.build(b, h); err != nil {
+			return nil, err
+		}
+		return apply(&addKernel{shape: h.Shape().Clone()}, h, short)
+	}
+	return u.c2.buildResidual(b, h, short)
 }
+
+// fuseResidualAdd makes residual units add the shortcut in conv2's kernel
+// (convKernel.residual) instead of in an addition of their own; tests turn
+// it off to compare.
+var fuseResidualAdd = true
 
 // fuseBNActivation makes chain build a batch norm followed by a ReLU or a
 // leaky ReLU with slope ≥ 0 as one kernel; tests turn it off to compare.

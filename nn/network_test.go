@@ -226,14 +226,23 @@ func TestPaddedBatches(t *testing.T) {
 // same logits, input gradients, losses and parameter gradients, bit for
 // bit, with batch norm and leaky ReLU fused into one kernel and as two
 // (the fused kernel rounds exactly as the pair does), in both modes.
-func TestFusedBatchNormActivation(t *testing.T) {
-	defer func(f bool) { fuseBNActivation = f }(fuseBNActivation)
+func TestFusedBatchNormActivation(t *testing.T) { sameWithAndWithout(t, &fuseBNActivation) }
+
+// TestFusedResidualAdd checks the same of the residual additions fused into
+// the convolutions before them (convKernel.residual): the sums are the same
+// float32 additions.
+func TestFusedResidualAdd(t *testing.T) { sameWithAndWithout(t, &fuseResidualAdd) }
+
+// sameWithAndWithout compares the wide ResNet-32's results with the fusion
+// that *fuse turns on and without it.
+func sameWithAndWithout(t *testing.T, fuse *bool) {
+	defer func(f bool) { *fuse = f }(*fuse)
 	r := rand.New(rand.NewPCG(21, 22))
 	const n = 3
 	x := randSlice(r, n*3*32*32, 0, 1)
 	y := []int{1, 7, 3}
-	run := func(fuse bool) (logits, igrad []float32, step *StepOutput) {
-		fuseBNActivation = fuse
+	run := func(on bool) (logits, igrad []float32, step *StepOutput) {
+		*fuse = on
 		net, err := WideResNet32(1, rand.New(rand.NewPCG(5, 5)))
 		if err != nil {
 			t.Fatal(err)

@@ -34,15 +34,16 @@ type kernel interface {
 	differentiable() []bool
 }
 
-// sumKernel marks a kernel whose result is the sum of its inputs: the
-// gradient with respect to each input is dOut itself, so SymDiff hands
-// Gorgonia dOut's node rather than a gradient op that would copy it (the
-// residual additions' copies were 5% of a ResNet-32 training step: go test
-// -bench TrainStep/resnet -cpuprofile, runtime.memmove under
+// passKernel marks a kernel whose result is a sum one of whose terms is an
+// input: the gradient with respect to that input is dOut itself, so
+// SymDiff hands Gorgonia dOut's node rather than a gradient op that would
+// copy it (the residual additions' copies were 5% of a ResNet-32 training
+// step: go test -bench TrainStep/resnet -cpuprofile, runtime.memmove under
 // addKernel.backward). backward must still give that gradient, for tests.
-type sumKernel interface {
+type passKernel interface {
 	kernel
-	sumOfInputs()
+	// passesGradient reports whether input i's gradient is dOut.
+	passesGradient(i int) bool
 }
 
 // opIDs makes every gop's hash unique, so Gorgonia never merges two
@@ -224,14 +225,14 @@ func (o *gop) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 		return nil, fmt.Errorf("nn: second derivatives of %s are not supported", o.k.name())
 	}
 	diff := o.k.differentiable()
-	_, sum := o.k.(sumKernel)
+	pass, _ := o.k.(passKernel)
 	ret := make(G.Nodes, len(inputs))
 	args := append(append(G.Nodes{}, inputs...), output, grad)
 	for i := range inputs {
 		if !diff[i] {
 			continue
 		}
-		if sum && o.inShapes[i].Eq(o.k.outShape()) {
+		if pass != nil && pass.passesGradient(i) && o.inShapes[i].Eq(o.k.outShape()) {
 			// Gorgonia's own addition does the same (addDiffExpr); where the
 			// gradients of a node add up, it allocates the sum.
 			ret[i] = grad
