@@ -132,22 +132,26 @@ func (k *batchNormKernel) statSums(x []float32) func(c, off int) (float64, float
 // channel c at off in dOut, x.
 func (k *batchNormKernel) gradSumsOf(x, dOut []float32) func(c, off int) (float64, float64) {
 	return func(c, off int) (float64, float64) {
-		run, g := x[off:off+k.hw], dOut[off:off+k.hw]
-		if k.act {
-			return sumsMasked(g, run, k.scale[c], k.shift[c], k.slope)
-		}
-		return sums(g, run)
+		return k.gradRunSums(c, x[off:off+k.hw], dOut[off:off+k.hw])
 	}
+}
+
+// gradRunSums is Σdy and Σdy·x over one run of channel c (through the
+// activation's derivative when act is set).
+func (k *batchNormKernel) gradRunSums(c int, x, dy []float32) (float64, float64) {
+	if k.act {
+		return sumsMasked(dy, x, k.scale[c], k.shift[c], k.slope)
+	}
+	return sums(dy, x)
 }
 
 // statsObserver fills k.stats from the kernel that writes the batch norm's
 // input, an image at a time.
 func (k *batchNormKernel) statsObserver() imageObserver {
 	return &runSumsObserver{s: &k.stats, runs: k.n * k.c, fill: func(n int, img []float32) {
-		f := k.statSums(img)
 		for c := range k.c {
-			r := n*k.c + c
-			k.stats.pairs[2*r], k.stats.pairs[2*r+1] = f(c, c*k.hw)
+			r, run := n*k.c+c, img[c*k.hw:(c+1)*k.hw]
+			k.stats.pairs[2*r], k.stats.pairs[2*r+1] = sums(run, run)
 		}
 	}}
 }
@@ -157,11 +161,9 @@ func (k *batchNormKernel) statsObserver() imageObserver {
 // input and the scale and shift of the last forward pass.
 func (k *batchNormKernel) gradsObserver() imageObserver {
 	return &runSumsObserver{s: &k.grads, runs: k.n * k.c, fill: func(n int, img []float32) {
-		chw := k.c * k.hw
-		f := k.gradSumsOf(k.x[n*chw:(n+1)*chw], img)
 		for c := range k.c {
 			r := n*k.c + c
-			k.grads.pairs[2*r], k.grads.pairs[2*r+1] = f(c, c*k.hw)
+			k.grads.pairs[2*r], k.grads.pairs[2*r+1] = k.gradRunSums(c, k.x[r*k.hw:(r+1)*k.hw], img[c*k.hw:(c+1)*k.hw])
 		}
 	}}
 }
