@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync/atomic"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -580,29 +579,6 @@ func TestMaxPool2MatchesGeneralLoop(t *testing.T) {
 				if got := out[o]; !(got == best || (got != got && best != best)) || int(k.argmax[o]) != bi {
 					t.Fatalf("window (%d,%d,%d): got %v at %d, want %v at %d", p, oy, ox, got, k.argmax[o], best, bi)
 				}
-			}
-		}
-	}
-}
-
-// TestParallelEach checks that every index is handed out exactly once, to
-// a valid worker, for sizes around the chunking's boundaries.
-func TestParallelEach(t *testing.T) {
-	workers := maxWorkers()
-	for _, n := range []int{0, 1, 2, 3, 15, 16, 17, 128, 1001} {
-		seen := make([]atomic.Int32, n)
-		parallelEach(n, func(w, lo, hi int) {
-			if w < 0 || w >= max(1, workers) || lo < 0 || hi > n || lo >= hi {
-				t.Errorf("n=%d: worker %d got [%d, %d)", n, w, lo, hi)
-				return
-			}
-			for i := lo; i < hi; i++ {
-				seen[i].Add(1)
-			}
-		})
-		for i := range seen {
-			if c := seen[i].Load(); c != 1 {
-				t.Errorf("n=%d: index %d handed out %d times", n, i, c)
 			}
 		}
 	}
