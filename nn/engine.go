@@ -66,10 +66,7 @@ func addFloat32(a, b tensor.Tensor, opts []tensor.FuncOpt) tensor.Tensor {
 	}
 	parallelAdds.Add(1)
 	parallelRange(len(x), func(lo, hi int) {
-		x, y, z := x[lo:hi], y[lo:hi], z[lo:hi]
-		for i, v := range x {
-			z[i] = v + y[i]
-		}
+		add(z[lo:hi], x[lo:hi], y[lo:hi])
 	})
 	return r
 }

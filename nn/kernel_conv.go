@@ -107,9 +107,7 @@ func (k *convKernel) observeGrad(o imageObserver) { k.gradObserver = o }
 // result and hands it to the observer, if any.
 func (k *convKernel) finishImage(n int, img, s []float32) {
 	if s != nil {
-		for i, v := range s[n*len(img) : (n+1)*len(img)] {
-			img[i] += v
-		}
+		add(img, img, s[n*len(img):(n+1)*len(img)])
 	}
 	if k.observer != nil {
 		k.observer.image(n, img)

@@ -132,10 +132,8 @@ func (k *addKernel) forward(out []float32, in [][]float32) error {
 		size := len(out) / k.shape[0]
 		parallelEach(k.shape[0], func(_, lo, hi int) {
 			for n := lo; n < hi; n++ {
-				o, a, b := out[n*size:(n+1)*size], a[n*size:(n+1)*size], b[n*size:(n+1)*size]
-				for i := range o {
-					o[i] = a[i] + b[i]
-				}
+				o := out[n*size : (n+1)*size]
+				add(o, a[n*size:(n+1)*size], b[n*size:(n+1)*size])
 				k.observer.image(n, o)
 			}
 		})
@@ -143,10 +141,7 @@ func (k *addKernel) forward(out []float32, in [][]float32) error {
 		return nil
 	}
 	parallelRange(len(out), func(lo, hi int) {
-		o, a, b := out[lo:hi], a[lo:hi], b[lo:hi]
-		for i := range o {
-			o[i] = a[i] + b[i]
-		}
+		add(out[lo:hi], a[lo:hi], b[lo:hi])
 	})
 	return nil
 }

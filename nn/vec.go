@@ -141,3 +141,11 @@ func copyRowsGo(dst, src []float32, rows, w, ld int) {
 		copy(dst[r*ld:][:w], src[r*w:][:w])
 	}
 }
+
+// addGo sets dst = a + b.
+func addGo(dst, a, b []float32) {
+	dst, b = dst[:len(a)], b[:len(a)]
+	for i, v := range a {
+		dst[i] = v + b[i]
+	}
+}

@@ -186,3 +186,18 @@ func copyRows(dst, src []float32, rows, w, ld int) {
 	}
 	copyRows16(&dst[0], &src[0], rows, w, ld)
 }
+
+//go:noescape
+func add16(dst, a, b *float32, n int)
+
+// add sets dst = a + b (len(dst), len(b) ≥ len(a)); dst may be a or b.
+func add(dst, a, b []float32) {
+	n := len(a) &^ 15
+	if !vecAVX512 || n == 0 {
+		addGo(dst, a, b)
+		return
+	}
+	dst, b = dst[:len(a)], b[:len(a)]
+	add16(&dst[0], &a[0], &b[0], n)
+	addGo(dst[n:], a[n:], b[n:])
+}

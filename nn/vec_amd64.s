@@ -575,3 +575,26 @@ crnext:
 crdone:
 	VZEROUPPER
 	RET
+
+// func add16(dst, a, b *float32, n int)
+TEXT ·add16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JEQ adddone
+
+addloop:
+	VMOVUPS (SI), Z0
+	VADDPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNE addloop
+
+adddone:
+	VZEROUPPER
+	RET

@@ -9,6 +9,7 @@ func sums(a, b []float32) (sa, sab float64)             { return sumsGo(a, b) }
 func scaleShift(dst, src []float32, s, t float32)       { scaleShiftGo(dst, src, s, t) }
 func bnGrad(d, g, x []float32, a, b, mean, off float32) { bnGradGo(d, g, x, a, b, mean, off) }
 func leaky(dst, g, x []float32, slope float32)          { leakyGo(dst, g, x, slope) }
+func add(dst, a, b []float32)                           { addGo(dst, a, b) }
 
 func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
 	scaleShiftLeakyGo(dst, src, s, t, slope)

@@ -45,6 +45,12 @@ func TestVecMatchesGo(t *testing.T) {
 		leaky(got, y, x, 0.1)
 		leakyGo(want, y, x, 0.1)
 		same("leaky")
+		add(got, x, y)
+		addGo(want, x, y)
+		same("add")
+		copy(got, x) // in place, as the residual additions run
+		add(got, got, y)
+		same("add in place")
 		// The fused batch norm + leaky ReLU loops, whose backward ones
 		// recompute the sign of z = x·s + t: with s = 1, t = 0 the zeros of
 		// both signs and NaN in x reach the comparison as they are. In
