@@ -156,7 +156,7 @@ func BenchmarkConvPaths(b *testing.B) {
 		for _, p := range []struct {
 			name string
 			path convPath
-		}{{"im2col", convIm2col}, {"implicit", convImplicit}, {"implicit-dots", convImplicitDots}} {
+		}{{"im2col", convIm2col}, {"implicit", convImplicit}, {"implicit-dots", convImplicitDots}, {"implicit-taps", convImplicitTaps}} {
 			stride1Path = p.path
 			k, err := newConvKernel(tensor.Shape{128, g.c, g.h, g.h}, tensor.Shape{g.o, g.c, g.size, g.size}, 1, g.size/2, false)
 			if err != nil {

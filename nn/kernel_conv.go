@@ -132,6 +132,7 @@ const (
 	convIm2col
 	convImplicit
 	convImplicitDots // the implicit GEMM with the filter gradient by dot products
+	convImplicitTaps // the implicit GEMM with the filter gradient by SgemmRowsA3 where it applies
 )
 
 var stride1Path = convAuto
@@ -151,10 +152,10 @@ func (k *convKernel) implicit() bool {
 	switch stride1Path {
 	case convIm2col:
 		return false
-	case convImplicit, convImplicitDots:
+	case convImplicit, convImplicitDots, convImplicitTaps:
 		return true
 	}
-	return rqblas.Kernels() && (k.filterGradTiles() || k.oh*(k.w+2*k.pad) >= rqblas.DotMinK)
+	return rqblas.Kernels() && (k.filterGradTiles() || k.filterGradTaps() || k.oh*(k.w+2*k.pad) >= rqblas.DotMinK)
 }
 
 // filterGradTiles reports whether the implicit filter gradient runs as
@@ -167,12 +168,31 @@ func (k *convKernel) implicit() bool {
 // 6.0, 4.4 ms; 32×32 layers (16 filters) 7.8, 5.8, 6.6 ms.
 func (k *convKernel) filterGradTiles() bool {
 	switch stride1Path {
-	case convImplicit:
+	case convImplicit, convImplicitTaps:
 		return true
 	case convImplicitDots:
 		return false
 	}
 	return rqblas.Kernels() && k.o > 16
+}
+
+// filterGradTaps reports whether the implicit filter gradient of a layer
+// with at most 16 filters runs as dWᵀ = P·Gᵀ through rqblas.SgemmRowsA3,
+// which loads each value of the padded image once for three neighbouring
+// filter taps: 3-wide kernels only. Its 18×16 kernel ran at 145-150 GFLOP/s
+// on one core where the 8×16 tiles ran at 94 (ResNet's 32×32 layer, one
+// image, go test -bench; 2026-12-04).
+func (k *convKernel) filterGradTaps() bool {
+	if k.stride != 1 || k.o > 16 || k.kw != 3 {
+		return false
+	}
+	switch stride1Path {
+	case convImplicitTaps:
+		return true
+	case convAuto:
+		return rqblas.Kernels()
+	}
+	return false
 }
 
 // rowsInPlace reports whether the implicit forward pass writes its output
@@ -198,7 +218,7 @@ func (k *convKernel) implicitForward() bool {
 	if !k.implicit() {
 		return false
 	}
-	return stride1Path == convImplicit || stride1Path == convImplicitDots || k.kh*k.kw*k.ow >= 256
+	return stride1Path != convAuto || k.kh*k.kw*k.ow >= 256
 }
 
 func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
@@ -310,8 +330,9 @@ func (k *convKernel) prepareImplicit(workers int) {
 }
 
 // paddedLen is the length of one image's padded planes: the last row's
-// window ends kw−1 values past the last plane.
-func (k *convKernel) paddedLen() int { return k.c*k.hp*k.wp + k.kw - 1 }
+// window ends kw−1 values past the last plane, and SgemmRowsA3
+// (filterGradTaps) reads up to 2 values further.
+func (k *convKernel) paddedLen() int { return k.c*k.hp*k.wp + k.kw + 1 }
 
 // paddedImage returns image n of x in the padded planes: those the forward
 // pass kept when it ran on the same input, else a fresh copy in worker wk's
@@ -706,7 +727,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 	case 1: // filter: Σ_n dOut_n · col_nᵀ, partial sums per range of images.
 		workers := min(maxWorkers(), k.n)
 		chunks := min(filterGradChunks, k.n)
-		if k.implicit() && k.filterGradTiles() {
+		if taps := k.filterGradTaps(); taps || k.implicit() && k.filterGradTiles() {
 			// dWᵀ = Σ_n P_n·G_nᵀ: P_n the implicit im2col matrix (ckk
 			// rows, shifted windows of the padded image, read in place),
 			// G_nᵀ the output gradient over the wide positions, transposed
@@ -715,8 +736,13 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			o16 := (k.o + 15) &^ 15
 			partial := partialSums(chunks, ckk*o16)
 			defer returnSums(partial)
+			// The rows of Gᵀ past nWide stay zero, as SgemmRowsA3 needs.
+			gtRows := k.nWide
+			if taps {
+				gtRows = rqblas.TapRows(k.nWide)
+			}
 			for len(k.gradT) < workers {
-				k.gradT = append(k.gradT, make([]float32, k.nWide*o16))
+				k.gradT = append(k.gradT, make([]float32, gtRows*o16))
 			}
 			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
 				gt, acc := k.gradT[wk], partial[j]
@@ -727,7 +753,11 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 					if n == lo {
 						beta = 0
 					}
-					rqblas.SgemmRowsA(ckk, o16, k.nWide, padded, k.rows, gt, o16, beta, acc, o16)
+					if taps {
+						rqblas.SgemmRowsA3(ckk, k.nWide, padded, k.rows, gt, beta, acc)
+					} else {
+						rqblas.SgemmRowsA(ckk, o16, k.nWide, padded, k.rows, gt, o16, beta, acc, o16)
+					}
 				}
 			})
 			addInOrder(partial)

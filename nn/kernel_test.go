@@ -116,7 +116,7 @@ func forEachConvPath(t *testing.T, f func(t *testing.T)) {
 		path convPath
 		vec  bool
 	}{{"im2col", convIm2col, vecAVX512}, {"implicit", convImplicit, vecAVX512}, {"implicit-dots", convImplicitDots, vecAVX512},
-		{"im2col-go", convIm2col, false}} {
+		{"implicit-taps", convImplicitTaps, vecAVX512}, {"im2col-go", convIm2col, false}} {
 		if p.name == "im2col-go" && !vecAVX512 {
 			continue
 		}

@@ -18,11 +18,13 @@
 // Beyond Sgemm, the kernels take two forms of A and B that convolutions
 // need: [PackedA], a layer's filters packed once for every image of a
 // batch, and matrices given by row offsets ([PackedA.SgemmRows],
-// [SgemmRowsT], [SgemmRowsA]): an implicit im2col matrix, whose rows are
-// shifted windows of one zero-padded image, read in place instead of
-// copied (for SgemmRowsA by a variant of the 8×32 kernel that broadcasts
-// A's values from eight rows read in place). The other backends accept all
-// three and copy where they must.
+// [SgemmRowsT], [SgemmRowsA], [SgemmRowsA3]): an implicit im2col matrix,
+// whose rows are shifted windows of one zero-padded image, read in place
+// instead of copied (for SgemmRowsA by a variant of the 8×32 kernel that
+// broadcasts A's values from eight rows read in place; for SgemmRowsA3,
+// rows in runs of three one value apart, by an 18×16 kernel that loads each
+// of A's values once for its three rows). The other backends accept them
+// all and copy where they must.
 //
 // Elsewhere robustq must still build and run with nothing but Go installed,
 // with CGO_ENABLED=0, so OpenBLAS is never linked: on first use the package

@@ -49,3 +49,17 @@ func kern8x32arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *flo
 //
 //go:noescape
 func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)
+
+// kern18x16slide computes an 18×16 tile of C (rows of 16, contiguous) whose
+// rows come in six runs of three windows one value apart, row 3g+j
+// starting at a[bases[g]+j] (an implicit im2col matrix's rows for three
+// neighbouring filter taps), from B's rows of 16:
+//
+//	C[3g+j] = (load ? C[3g+j] : 0) + Σ_{s<3·steps} a[bases[g]+s] · B[s−j]
+//
+// with B[−1] = B[−2] = 0. Each value of A, broadcast once, serves the three
+// rows of its run against the last three rows of B, kept in registers:
+// 7 loads for 18 FMAs, where kern8x16arows needs 9 for 8. steps ≥ 1.
+//
+//go:noescape
+func kern18x16slide(a *float32, bases *[6]int, steps int, b *float32, c *float32, load bool)

@@ -24,3 +24,7 @@ func kern8x32arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *flo
 func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool) {
 	panic("blas: no assembly kernels on this architecture")
 }
+
+func kern18x16slide(a *float32, bases *[6]int, steps int, b *float32, c *float32, load bool) {
+	panic("blas: no assembly kernels on this architecture")
+}

@@ -167,3 +167,68 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, l
 		}
 	}
 }
+
+// SgemmRowsA3's own panic messages.
+const (
+	badRuns = "blas: rows, A or B not laid out for SgemmRowsA3"
+	badBeta = "blas: SgemmRowsA3's beta must be 0 or 1"
+	kLT1    = "blas: SgemmRowsA3 needs k ≥ 1"
+)
+
+// TapRows is the number of rows of B, and of values of A from each run's
+// first row, that SgemmRowsA3 reads for k positions: k+2 rounded up to a
+// multiple of 3.
+func TapRows(k int) int { return (k + 4) / 3 * 3 }
+
+// SgemmRowsA3 computes C = A·B + beta·C (beta 0 or 1) as SgemmRowsA with
+// n = ldb = ldc = 16, for an m×k matrix A whose rows come in runs of three
+// windows one value apart: rows[3g+j] = rows[3g] + j (m a multiple of 3),
+// the filter taps along a row of a 3-wide kernel in an implicit im2col
+// matrix. There the kernels compute six runs at a time, each value of A
+// loaded once for its three rows (kern18x16slide). B must have TapRows(k)
+// rows of 16 values, those from row k on zero, and a must hold TapRows(k)
+// values from every run's first row. It panics as SgemmRowsA does, and if
+// these conditions fail.
+func SgemmRowsA3(m, k int, a []float32, rows []int, b []float32, beta float32, c []float32) {
+	switch {
+	case m < 0 || m%3 != 0:
+		panic(badRuns)
+	case k < 1:
+		panic(kLT1)
+	case beta != 0 && beta != 1:
+		panic(badBeta)
+	case len(rows) != m:
+		panic(badRows)
+	case len(b) < TapRows(k)*16:
+		panic(shortB)
+	case len(c) < m*16:
+		panic(shortC)
+	}
+	for _, v := range b[k*16 : TapRows(k)*16] {
+		if v != 0 {
+			panic(badRuns)
+		}
+	}
+	for g := 0; g < m; g += 3 {
+		if rows[g] < 0 || rows[g] > len(a)-TapRows(k) || rows[g+1] != rows[g]+1 || rows[g+2] != rows[g]+2 {
+			panic(badRuns)
+		}
+	}
+	sgemmRowsA3(current(), m, k, a, rows, b, beta, c)
+}
+
+func sgemmRowsA3(be backend, m, k int, a []float32, rows []int, b []float32, beta float32, c []float32) {
+	done := 0
+	if be.kernels {
+		var bases [6]int
+		for ; done+18 <= m; done += 18 {
+			for g := range bases {
+				bases[g] = rows[done+3*g]
+			}
+			kern18x16slide(&a[0], &bases, TapRows(k)/3, &b[0], &c[done*16], beta != 0)
+		}
+	}
+	if done < m {
+		sgemmRowsA(be, m-done, 16, k, a, rows[done:], b, 16, beta, c[done*16:], 16)
+	}
+}

@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -146,4 +147,86 @@ func TestSgemmRowsA(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSgemmRowsA3 checks SgemmRowsA3 on every backend against the float64
+// reference of the explicit matrix: m with six runs of three rows at a time
+// (the 18×16 kernel), with a remainder (SgemmRowsA), and below one tile; k
+// with each remainder of k+2 modulo 3 and ResNet-32's 32×34 positions.
+// The bound is the worst case of a float32 sum of k+1 products,
+// γ(k+1)·Σ|terms| (Higham, Accuracy and Stability, 3.1), in float32 units.
+func TestSgemmRowsA3(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(8, 8))
+	for _, be := range backends() {
+		for _, sz := range []struct{ m, k int }{{3, 1}, {18, 2}, {36, 3}, {21, 5}, {144, 1088}, {57, 100}} {
+			for _, beta := range []float32{0, 1} {
+				rows := make([]int, sz.m)
+				src := make([]float32, 4*sz.m+TapRows(sz.k)+10)
+				for i := range src {
+					src[i] = float32(2*rnd.Float64() - 1)
+				}
+				for g := 0; g < sz.m; g += 3 {
+					base := rnd.IntN(len(src) - TapRows(sz.k) + 1)
+					rows[g], rows[g+1], rows[g+2] = base, base+1, base+2
+				}
+				b := make([]float32, TapRows(sz.k)*16)
+				for i := range sz.k * 16 {
+					b[i] = float32(2*rnd.Float64() - 1)
+				}
+				c := make([]float32, sz.m*16)
+				for i := range c {
+					c[i] = float32(2*rnd.Float64() - 1)
+				}
+				got := append([]float32(nil), c...)
+				sgemmRowsA3(be, sz.m, sz.k, src, rows, b, beta, got)
+				name := fmt.Sprintf("%s/m=%d/k=%d/beta=%g", backendName(be), sz.m, sz.k, beta)
+				for i := range sz.m {
+					for j := range 16 {
+						ref, mag := float64(beta)*float64(c[i*16+j]), math.Abs(float64(beta)*float64(c[i*16+j]))
+						for l := range sz.k {
+							p := float64(src[rows[i]+l]) * float64(b[l*16+j])
+							ref, mag = ref+p, mag+math.Abs(p)
+						}
+						tol := float64(sz.k+1) * 0x1p-24 / (1 - float64(sz.k+1)*0x1p-24) * mag
+						if d := math.Abs(float64(got[i*16+j]) - ref); d > tol {
+							t.Fatalf("%s: C[%d,%d] = %v, want %v (error %.3g > %.3g)", name, i, j, got[i*16+j], ref, d, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmRowsA3Panics checks that SgemmRowsA3 refuses rows that are not
+// runs of three, a B whose rows from k on are not zero, and an A too short
+// for TapRows(k) values from a run's first row.
+func TestSgemmRowsA3Panics(t *testing.T) {
+	a := make([]float32, 20)
+	b := make([]float32, TapRows(4)*16)
+	c := make([]float32, 3*16)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"not a run", func() { SgemmRowsA3(3, 4, a, []int{0, 1, 3}, b, 0, c) }},
+		{"m not a multiple of 3", func() { SgemmRowsA3(2, 4, a, []int{0, 1}, b, 0, c) }},
+		{"A too short", func() { SgemmRowsA3(3, 4, a, []int{15, 16, 17}, b, 0, c) }},
+		{"B not zero past k", func() {
+			b2 := append([]float32(nil), b...)
+			b2[4*16] = 1
+			SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b2, 0, c)
+		}},
+		{"beta", func() { SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b, 0.5, c) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", tc.name)
+				}
+			}()
+			tc.f()
+		}()
+	}
+	SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b, 0, c) // the same call, laid out right, runs
 }
