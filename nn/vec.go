@@ -149,3 +149,17 @@ func addGo(dst, a, b []float32) {
 		dst[i] = v + b[i]
 	}
 }
+
+// transpose16Go is transpose16's definition, on slices from the block's
+// first values.
+func transpose16Go(dst, dst8 []float32, ldd int, src []float32, lds int) {
+	for p := range 16 {
+		row := dst[p*ldd:]
+		if p >= 8 {
+			row = dst8[(p-8)*ldd:]
+		}
+		for c := range 16 {
+			row[c] = src[c*lds+p]
+		}
+	}
+}

@@ -201,3 +201,10 @@ func add(dst, a, b []float32) {
 	add16(&dst[0], &a[0], &b[0], n)
 	addGo(dst[n:], a[n:], b[n:])
 }
+
+// transpose16 writes the transpose of the 16×16 block at src (rows lds
+// apart) with rows 0-7 from dst and rows 8-15 from dst8, ldd apart: row
+// p, value c = src[c·lds + p].
+//
+//go:noescape
+func transpose16(dst, dst8 *float32, ldd int, src *float32, lds int)

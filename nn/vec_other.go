@@ -31,3 +31,7 @@ func copyRows(dst, src []float32, rows, w, ld int) {
 		copyRowsGo(dst, src, rows, w, ld)
 	}
 }
+
+func transpose16(dst, dst8 *float32, ldd int, src *float32, lds int) {
+	panic("nn: transpose16 runs only where vecAVX512 is set")
+}

@@ -234,3 +234,23 @@ func TestCopyRowsMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose16 checks the AVX-512 16×16 transpose against its Go
+// definition, with row strides other than 16 and the second half of the
+// result apart from the first (as transposeGrad writes two image rows).
+func TestTranspose16(t *testing.T) {
+	if !vecAVX512 {
+		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	const lds, ldd = 37, 20
+	src := randSlice(r, 15*lds+16, -1, 1)
+	got, want := make([]float32, 20*ldd+16), make([]float32, 20*ldd+16)
+	transpose16(&got[0], &got[10*ldd], ldd, &src[0], lds)
+	transpose16Go(want, want[10*ldd:], ldd, src, lds)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("[%d] (row %d, value %d) = %v, want %v", i, i/ldd, i%ldd, got[i], want[i])
+		}
+	}
+}
