@@ -676,10 +676,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 						dst := o[(oc*k.oh+oy)*k.ow:][:k.ow]
 						copy(dst, wide[oc*k.nWide+oy*k.wp:][:k.ow])
 						if b != nil {
-							bv := b[oc]
-							for i := range dst {
-								dst[i] += bv
-							}
+							scaleShift(dst, dst, 1, b[oc]) // dst·1 + b: exact product, one rounding
 						}
 					}
 				}
@@ -700,10 +697,8 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 			if k.bias {
 				b := in[2]
 				for oc := range k.o {
-					bv := b[oc]
-					for p := range o[oc*ohw : (oc+1)*ohw] {
-						o[oc*ohw+p] += bv
-					}
+					run := o[oc*ohw : (oc+1)*ohw]
+					scaleShift(run, run, 1, b[oc])
 				}
 			}
 			k.finishImage(n, o, res)
@@ -829,17 +824,21 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			copy(dIn, dOut)
 			return nil
 		}
-		// bias: Σ over batch and positions.
-		clear(dIn)
-		for n := range k.n {
-			for oc := range k.o {
-				var s float32
-				for _, v := range dOut[(n*k.o+oc)*ohw : (n*k.o+oc+1)*ohw] {
-					s += v
+		// bias: Σ over batch and positions, per channel in image order,
+		// channels across the workers.
+		parallelEach(k.o, func(_, lo, hi int) {
+			for oc := lo; oc < hi; oc++ {
+				var sum float32
+				for n := range k.n {
+					var s float32
+					for _, v := range dOut[(n*k.o+oc)*ohw : (n*k.o+oc+1)*ohw] {
+						s += v
+					}
+					sum += s
 				}
-				dIn[oc] += s
+				dIn[oc] = sum
 			}
-		}
+		})
 	}
 	return nil
 }
