@@ -36,19 +36,21 @@ func parallelFor(n int, f func(worker, lo, hi int)) {
 		t.f, t.w, t.lo, t.hi, t.call = f, w, w*n/workers, (w+1)*n/workers, call
 		crew.members[w-1].give(t)
 	}
-	f(0, 0, n/workers)
-	// Run the ranges no member has started yet, then wait for the others.
-	for i := range tasks {
-		tasks[i].runIfFree()
-	}
-	deadline := time.Now().Add(crewSpin)
-	for call.left.Load() > 0 {
-		if time.Now().After(deadline) {
-			<-call.done
-			break
+	finished := false
+	defer func() {
+		// Run the ranges no member has started yet (or, when f panicked,
+		// drop them), then wait for the others: no range outlives the call.
+		for i := range tasks {
+			if finished {
+				tasks[i].runIfFree()
+			} else {
+				tasks[i].drop()
+			}
 		}
-		runtime.Gosched()
-	}
+		call.wait()
+	}()
+	f(0, 0, n/workers)
+	finished = true
 }
 
 // spawnFor is parallelFor on new goroutines, one per range.
@@ -112,12 +114,35 @@ type crewTask struct {
 }
 
 func (t *crewTask) runIfFree() {
-	if !t.claimed.CompareAndSwap(false, true) {
-		return
+	if t.claimed.CompareAndSwap(false, true) {
+		defer t.call.finished()
+		t.f(t.w, t.lo, t.hi)
 	}
-	t.f(t.w, t.lo, t.hi)
-	if t.call.left.Add(-1) == 0 {
-		close(t.call.done)
+}
+
+// drop claims t without running it.
+func (t *crewTask) drop() {
+	if t.claimed.CompareAndSwap(false, true) {
+		t.call.finished()
+	}
+}
+
+// finished counts one range of the call as done.
+func (c *crewCall) finished() {
+	if c.left.Add(-1) == 0 {
+		close(c.done)
+	}
+}
+
+// wait waits for the call's ranges: spinning for crewSpin, then blocked.
+func (c *crewCall) wait() {
+	deadline := time.Now().Add(crewSpin)
+	for c.left.Load() > 0 {
+		if time.Now().After(deadline) {
+			<-c.done
+			return
+		}
+		runtime.Gosched()
 	}
 }
 
