@@ -64,7 +64,7 @@ type convKernel struct {
 	// last kw−1 of each row outside the image), and wideGrad the output
 	// gradient spread over the same positions (zero outside).
 	hp, wp, nWide int
-	rows          []int
+	rows          rqblas.Rows
 	padded, wide  [][]float32
 	wideGrad      [][]float32
 	// For the filter gradient by tiles (filterGradTiles): the output
@@ -306,17 +306,18 @@ func (k *convKernel) prepareCols(workers int) {
 
 // prepareImplicit sets up the implicit GEMM's geometry and buffers.
 func (k *convKernel) prepareImplicit(workers int) {
-	if k.rows == nil {
+	if k.rows.Len() == 0 {
 		k.hp, k.wp = k.h+2*k.pad, k.w+2*k.pad
 		k.nWide = k.oh * k.wp
-		k.rows = make([]int, 0, k.c*k.kh*k.kw)
+		rows := make([]int, 0, k.c*k.kh*k.kw)
 		for c := range k.c {
 			for i := range k.kh {
 				for j := range k.kw {
-					k.rows = append(k.rows, (c*k.hp+i)*k.wp+j)
+					rows = append(rows, (c*k.hp+i)*k.wp+j)
 				}
 			}
 		}
+		k.rows = rqblas.NewRows(rows)
 	}
 	for len(k.padded) < workers {
 		k.padded = append(k.padded, make([]float32, k.paddedLen()))

@@ -9,16 +9,43 @@ import (
 // badRows is the panic message for row offsets that do not fit their slice.
 const badRows = "blas: row offset out of range"
 
-// checkRows panics unless there are count offsets and each row,
-// b[off:off+width], lies inside b.
-func checkRows(b []float32, rows []int, count, width int) {
-	if len(rows) != count {
-		panic(badRows)
-	}
-	for _, off := range rows {
-		if off < 0 || off > len(b)-width {
-			panic(badRows)
+// Rows is a matrix's row offsets into a slice, as the functions that read
+// a matrix given by offsets take them: the offsets' range is found once,
+// so that each call checks its rows in constant time (a convolution makes
+// one call per output row, with the same few hundred offsets).
+type Rows struct {
+	offs   []int
+	lo, hi int
+	// runs3 is whether the offsets come in runs of three one apart
+	// (SgemmRowsA3).
+	runs3 bool
+}
+
+// NewRows returns the Rows of a copy of offs.
+func NewRows(offs []int) Rows {
+	r := Rows{offs: append([]int(nil), offs...), runs3: len(offs)%3 == 0}
+	for i, off := range r.offs {
+		if i == 0 || off < r.lo {
+			r.lo = off
 		}
+		if i == 0 || off > r.hi {
+			r.hi = off
+		}
+		if i%3 != 0 && off != r.offs[i-1]+1 {
+			r.runs3 = false
+		}
+	}
+	return r
+}
+
+// Len is the number of rows.
+func (r Rows) Len() int { return len(r.offs) }
+
+// check panics unless there are count rows and each, b[off:off+width],
+// lies inside b.
+func (r Rows) check(b []float32, count, width int) {
+	if len(r.offs) != count || count > 0 && (r.lo < 0 || r.hi > len(b)-width) {
+		panic(badRows)
 	}
 }
 
@@ -46,9 +73,10 @@ func gather(b []float32, rows []int, width int) *[]float32 {
 // b[rows[q] : rows[q]+n]: an implicit im2col matrix, whose rows are shifted
 // windows of one zero-padded image, multiplied without being formed. C is
 // m×n. It panics as Sgemm does, and if len(rows) ≠ k or a row leaves b.
-func (p *PackedA) SgemmRows(n int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+func (p *PackedA) SgemmRows(n int, b []float32, r Rows, beta float32, c []float32, ldc int) {
 	checkExcept(p.tA, blas.NoTrans, p.m, n, p.k, p.a, p.lda, b, max(n, 1), c, ldc, true)
-	checkRows(b, rows, p.k, n)
+	r.check(b, p.k, n)
+	rows := r.offs
 	if !p.be.kernels || len(p.packed) == 0 {
 		buf := gather(b, rows, n)
 		defer gathered.Put(buf)
@@ -67,13 +95,14 @@ func (p *PackedA) SgemmRows(n int, b []float32, rows []int, beta float32, c []fl
 // and the n×k matrix B whose row j is b[rows[j] : rows[j]+k]: the filter
 // gradient of an implicit-im2col convolution. It panics as Sgemm does, and
 // if len(rows) ≠ n or a row leaves b.
-func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, rows Rows, beta float32, c []float32, ldc int) {
 	sgemmRowsT(current(), m, n, k, alpha, a, lda, b, rows, beta, c, ldc)
 }
 
-func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) {
+func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b []float32, r Rows, beta float32, c []float32, ldc int) {
 	checkExcept(blas.NoTrans, blas.Trans, m, n, k, a, lda, b, max(k, 1), c, ldc, true)
-	checkRows(b, rows, n, k)
+	r.check(b, n, k)
+	rows := r.offs
 	if !be.kernels || k < DotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
 		buf := gather(b, rows, k)
 		defer gathered.Put(buf)
@@ -90,11 +119,11 @@ func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b 
 // convolution. The kernels run it where n is a multiple of 16 (pad B and C
 // with zero columns otherwise); other backends copy A's rows first. It
 // panics as Sgemm does, and if len(rows) ≠ m or a row leaves a.
-func SgemmRowsA(m, n, k int, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func SgemmRowsA(m, n, k int, a []float32, rows Rows, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmRowsA(current(), m, n, k, a, rows, b, ldb, beta, c, ldc)
 }
 
-func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmRowsA(be backend, m, n, k int, a []float32, r Rows, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	switch {
 	case m < 0:
 		panic(mLT0)
@@ -107,7 +136,8 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, rows []int, b []float32, l
 	case ldc < max(1, n):
 		panic(badLdC)
 	}
-	checkRows(a, rows, m, k)
+	r.check(a, m, k)
+	rows := r.offs
 	if m == 0 || n == 0 {
 		return
 	}
@@ -189,7 +219,7 @@ func TapRows(k int) int { return (k + 4) / 3 * 3 }
 // rows of 16 values, those from row k on zero, and a must hold TapRows(k)
 // values from every run's first row. It panics as SgemmRowsA does, and if
 // these conditions fail.
-func SgemmRowsA3(m, k int, a []float32, rows []int, b []float32, beta float32, c []float32) {
+func SgemmRowsA3(m, k int, a []float32, rows Rows, b []float32, beta float32, c []float32) {
 	switch {
 	case m < 0 || m%3 != 0:
 		panic(badRuns)
@@ -197,8 +227,10 @@ func SgemmRowsA3(m, k int, a []float32, rows []int, b []float32, beta float32, c
 		panic(kLT1)
 	case beta != 0 && beta != 1:
 		panic(badBeta)
-	case len(rows) != m:
+	case rows.Len() != m:
 		panic(badRows)
+	case !rows.runs3:
+		panic(badRuns)
 	case len(b) < TapRows(k)*16:
 		panic(shortB)
 	case len(c) < m*16:
@@ -209,15 +241,14 @@ func SgemmRowsA3(m, k int, a []float32, rows []int, b []float32, beta float32, c
 			panic(badRuns)
 		}
 	}
-	for g := 0; g < m; g += 3 {
-		if rows[g] < 0 || rows[g] > len(a)-TapRows(k) || rows[g+1] != rows[g]+1 || rows[g+2] != rows[g]+2 {
-			panic(badRuns)
-		}
-	}
+	// Every run's first row holds TapRows(k) values when the last offset,
+	// some run's third row, has room for TapRows(k)−2.
+	rows.check(a, m, TapRows(k)-2)
 	sgemmRowsA3(current(), m, k, a, rows, b, beta, c)
 }
 
-func sgemmRowsA3(be backend, m, k int, a []float32, rows []int, b []float32, beta float32, c []float32) {
+func sgemmRowsA3(be backend, m, k int, a []float32, r Rows, b []float32, beta float32, c []float32) {
+	rows := r.offs
 	done := 0
 	if be.kernels {
 		var bases [6]int
@@ -229,6 +260,7 @@ func sgemmRowsA3(be backend, m, k int, a []float32, rows []int, b []float32, bet
 		}
 	}
 	if done < m {
-		sgemmRowsA(be, m-done, 16, k, a, rows[done:], b, 16, beta, c[done*16:], 16)
+		rest := Rows{offs: rows[done:], lo: r.lo, hi: r.hi} // a subset: within the range
+		sgemmRowsA(be, m-done, 16, k, a, rest, b, 16, beta, c[done*16:], 16)
 	}
 }

@@ -65,7 +65,7 @@ func TestSgemmRows(t *testing.T) {
 			ref, mag := o.reference(alpha, beta)
 			p.pack(be, o.tA, o.m, o.k, alpha, o.a, o.lda)
 			got := append([]float32(nil), o.c...)
-			p.SgemmRows(o.n, tc.src, tc.rows, beta, got, o.ldc)
+			p.SgemmRows(o.n, tc.src, NewRows(tc.rows), beta, got, o.ldc)
 			checkResult(t, backendName(be)+"/"+tc.name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
 		})
 	}
@@ -79,7 +79,7 @@ func TestSgemmRowsT(t *testing.T) {
 			o := tc.o
 			ref, mag := o.reference(alpha, beta)
 			got := append([]float32(nil), o.c...)
-			sgemmRowsT(be, o.m, o.n, o.k, alpha, o.a, o.lda, tc.src, tc.rows, beta, got, o.ldc)
+			sgemmRowsT(be, o.m, o.n, o.k, alpha, o.a, o.lda, tc.src, NewRows(tc.rows), beta, got, o.ldc)
 			checkResult(t, backendName(be)+"/"+tc.name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
 		})
 	}
@@ -95,13 +95,13 @@ func TestRowsPanics(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"row past the end", func() { p.SgemmRows(3, b, []int{0, 7, 8}, 0, c, 3) }},
-		{"negative offset", func() { p.SgemmRows(3, b, []int{0, -1, 2}, 0, c, 3) }},
-		{"too few rows", func() { p.SgemmRows(3, b, []int{0, 1}, 0, c, 3) }},
-		{"transposed: row past the end", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 8}, 0, c, 2) }},
-		{"transposed: too many rows", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, []int{0, 1, 2}, 0, c, 2) }},
-		{"A by rows: row past the end", func() { SgemmRowsA(2, 3, 4, b, []int{0, 7}, a, 3, 0, c, 3) }},
-		{"A by rows: too few rows", func() { SgemmRowsA(2, 3, 4, b, []int{0}, a, 3, 0, c, 3) }},
+		{"row past the end", func() { p.SgemmRows(3, b, NewRows([]int{0, 7, 8}), 0, c, 3) }},
+		{"negative offset", func() { p.SgemmRows(3, b, NewRows([]int{0, -1, 2}), 0, c, 3) }},
+		{"too few rows", func() { p.SgemmRows(3, b, NewRows([]int{0, 1}), 0, c, 3) }},
+		{"transposed: row past the end", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, NewRows([]int{0, 8}), 0, c, 2) }},
+		{"transposed: too many rows", func() { SgemmRowsT(2, 2, 3, 1, a, 3, b, NewRows([]int{0, 1, 2}), 0, c, 2) }},
+		{"A by rows: row past the end", func() { SgemmRowsA(2, 3, 4, b, NewRows([]int{0, 7}), a, 3, 0, c, 3) }},
+		{"A by rows: too few rows", func() { SgemmRowsA(2, 3, 4, b, NewRows([]int{0}), a, 3, 0, c, 3) }},
 	} {
 		got := func() (r any) {
 			defer func() { r = recover() }()
@@ -141,7 +141,7 @@ func TestSgemmRowsA(t *testing.T) {
 				}
 				ref, mag := o.reference(1, beta)
 				got := append([]float32(nil), o.c...)
-				sgemmRowsA(be, o.m, o.n, o.k, src, rows, o.b, o.ldb, beta, got, o.ldc)
+				sgemmRowsA(be, o.m, o.n, o.k, src, NewRows(rows), o.b, o.ldb, beta, got, o.ldc)
 				name := fmt.Sprintf("%s/%dx%dx%d/beta=%g", backendName(be), sz.m, sz.n, sz.k, beta)
 				checkResult(t, name, o, got, ref, mag, gamma(o.k+3, u32)+gamma(o.k+3, u64)) // as in TestSgemm
 			}
@@ -178,7 +178,7 @@ func TestSgemmRowsA3(t *testing.T) {
 					c[i] = float32(2*rnd.Float64() - 1)
 				}
 				got := append([]float32(nil), c...)
-				sgemmRowsA3(be, sz.m, sz.k, src, rows, b, beta, got)
+				sgemmRowsA3(be, sz.m, sz.k, src, NewRows(rows), b, beta, got)
 				name := fmt.Sprintf("%s/m=%d/k=%d/beta=%g", backendName(be), sz.m, sz.k, beta)
 				for i := range sz.m {
 					for j := range 16 {
@@ -209,15 +209,15 @@ func TestSgemmRowsA3Panics(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"not a run", func() { SgemmRowsA3(3, 4, a, []int{0, 1, 3}, b, 0, c) }},
-		{"m not a multiple of 3", func() { SgemmRowsA3(2, 4, a, []int{0, 1}, b, 0, c) }},
-		{"A too short", func() { SgemmRowsA3(3, 4, a, []int{15, 16, 17}, b, 0, c) }},
+		{"not a run", func() { SgemmRowsA3(3, 4, a, NewRows([]int{0, 1, 3}), b, 0, c) }},
+		{"m not a multiple of 3", func() { SgemmRowsA3(2, 4, a, NewRows([]int{0, 1}), b, 0, c) }},
+		{"A too short", func() { SgemmRowsA3(3, 4, a, NewRows([]int{15, 16, 17}), b, 0, c) }},
 		{"B not zero past k", func() {
 			b2 := append([]float32(nil), b...)
 			b2[4*16] = 1
-			SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b2, 0, c)
+			SgemmRowsA3(3, 4, a, NewRows([]int{0, 1, 2}), b2, 0, c)
 		}},
-		{"beta", func() { SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b, 0.5, c) }},
+		{"beta", func() { SgemmRowsA3(3, 4, a, NewRows([]int{0, 1, 2}), b, 0.5, c) }},
 	} {
 		func() {
 			defer func() {
@@ -228,5 +228,19 @@ func TestSgemmRowsA3Panics(t *testing.T) {
 			tc.f()
 		}()
 	}
-	SgemmRowsA3(3, 4, a, []int{0, 1, 2}, b, 0, c) // the same call, laid out right, runs
+	SgemmRowsA3(3, 4, a, NewRows([]int{0, 1, 2}), b, 0, c) // the same call, laid out right, runs
+}
+
+// TestNewRowsCopies checks that Rows keeps its own copy of the offsets: a
+// change to the caller's slice afterwards, which the range found by
+// NewRows would not cover, reaches no call.
+func TestNewRowsCopies(t *testing.T) {
+	offs := []int{0, 1, 2}
+	r := NewRows(offs)
+	offs[2] = 1 << 40
+	a, b, c := make([]float32, 20), make([]float32, TapRows(4)*16), make([]float32, 3*16)
+	SgemmRowsA3(3, 4, a, r, b, 0, c)
+	if r.Len() != 3 || r.offs[2] != 2 {
+		t.Errorf("rows %v after the caller's change", r.offs)
+	}
 }
