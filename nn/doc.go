@@ -31,9 +31,12 @@
 // pays; pooling, batch norm, activations, the loss) wrapped in a custom
 // Gorgonia operation; Gorgonia orders the operations and accumulates
 // gradients. A batch norm followed by a ReLU or leaky ReLU is one kernel,
-// with the pair's results bit for bit. Batch norm's and leaky ReLU's
-// elementwise loops use AVX-512 where the CPU has it, rounding exactly as
-// their Go versions do.
+// with the pair's results bit for bit; so is a residual unit's second
+// convolution with the shortcut's addition; and in training graphs a batch
+// norm takes its per-channel sums from the kernels that write its input
+// and its output's gradient, image by image while in cache. Batch norm's
+// and leaky ReLU's elementwise loops use AVX-512 where the CPU has it,
+// rounding exactly as their Go versions do.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.
@@ -42,8 +45,12 @@
 // the CPU has AVX-512, OpenBLAS where it does not and the machine has it
 // (found at run time, no cgo), and gonum's pure Go otherwise; GEMMBackend
 // says which, and the environment variable ROBUSTQ_BLAS overrides the
-// choice ("gonum", "openblas", or a library's path). The kernels split work over GOMAXPROCS goroutines themselves,
-// so on first use they set OpenBLAS to one thread per call, process-wide.
+// choice ("gonum", "openblas", or a library's path). The kernels split
+// work over GOMAXPROCS workers themselves, goroutines kept from call to
+// call that spin briefly before parking (a training step makes a few
+// hundred parallel calls, and waking a parked thread costs tens of
+// microseconds), so on first use they set OpenBLAS to one thread per call,
+// process-wide.
 //
 // # Invariants
 //
