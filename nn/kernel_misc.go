@@ -111,15 +111,10 @@ func reluFactor(v float32, slope uint32) float32 {
 	return math.Float32frombits(f)
 }
 
-// addKernel is the elementwise sum of two tensors of one shape (residual connections).
-type addKernel struct {
-	shape tensor.Shape
-	// observer, when set, is handed the result an image at a time
-	// (imageObserver).
-	observer imageObserver
-}
-
-func (k *addKernel) observe(o imageObserver) { k.observer = o }
+// addKernel is the elementwise sum of two tensors of one shape: a residual
+// unit's output where conv2 does not add the shortcut itself
+// (fuseResidualAdd off, as tests compare).
+type addKernel struct{ shape tensor.Shape }
 
 func (k *addKernel) passesGradient(int) bool { return true }
 func (k *addKernel) name() string            { return "add" }
@@ -127,19 +122,6 @@ func (k *addKernel) outShape() tensor.Shape  { return k.shape }
 func (k *addKernel) differentiable() []bool  { return []bool{true, true} }
 func (k *addKernel) forward(out []float32, in [][]float32) error {
 	a, b := in[0], in[1]
-	if k.observer != nil && len(k.shape) > 1 {
-		k.observer.start(out)
-		size := len(out) / k.shape[0]
-		parallelEach(k.shape[0], func(_, lo, hi int) {
-			for n := lo; n < hi; n++ {
-				o := out[n*size : (n+1)*size]
-				add(o, a[n*size:(n+1)*size], b[n*size:(n+1)*size])
-				k.observer.image(n, o)
-			}
-		})
-		k.observer.finish(out)
-		return nil
-	}
 	parallelRange(len(out), func(lo, hi int) {
 		add(out[lo:hi], a[lo:hi], b[lo:hi])
 	})
