@@ -56,20 +56,6 @@ func (o *runSumsObserver) start([]float32)            { o.s.reset(o.runs) }
 func (o *runSumsObserver) image(n int, img []float32) { o.fill(n, img) }
 func (o *runSumsObserver) finish(out []float32)       { o.s.of = &out[0] }
 
-// observable is a kernel that can hand its result to an observer.
-type observable interface {
-	kernel
-	// observe sets the observer of the forward result, or clears it (nil).
-	observe(imageObserver)
-}
-
-// gradObservable is a kernel that can hand the gradient with respect to its
-// first input to an observer.
-type gradObservable interface {
-	kernel
-	observeGrad(imageObserver)
-}
-
 // fuseBatchNormSums makes training graphs fuse the batch norms' sums into
 // the kernels around them (fuseBatchNormKernels); tests turn it off to
 // compare.
@@ -78,7 +64,7 @@ var fuseBatchNormSums = true
 // fuseBatchNormKernels turns on the observers of a training graph's batch
 // norms: each takes its forward sums from the kernel that writes its input,
 // and its backward sums from the kernel that writes the gradient of its
-// output, where those kernels can hand them over. Fusion changes no value:
+// output, where those are convolutions. Fusion changes no value:
 // the sums are the same float64 computations on the same runs (a batch
 // norm checks that an observer's sums are of the very data it was given,
 // and makes its own pass otherwise).
@@ -107,19 +93,17 @@ func fuseBatchNormKernels(g *G.ExprGraph) {
 		}
 		return nil
 	}
-	observed := map[kernel]bool{}
 	for _, n := range g.AllNodes() {
 		bn, ok := forwardKernel(n).(*batchNormKernel)
 		if !ok || !bn.training {
 			continue
 		}
-		if p, ok := forwardKernel(firstInput(g, n)).(observable); ok && !observed[p] {
-			p.observe(bn.statsObserver())
-			observed[p] = true
+		if p, ok := forwardKernel(firstInput(g, n)).(*convKernel); ok && p.observer == nil {
+			p.observer = bn.statsObserver()
 		}
 		if cs := consumers[n]; len(cs) == 1 {
-			if c, ok := forwardKernel(cs[0]).(gradObservable); ok && firstInput(g, cs[0]) == n {
-				c.observeGrad(bn.gradsObserver())
+			if c, ok := forwardKernel(cs[0]).(*convKernel); ok && firstInput(g, cs[0]) == n {
+				c.gradObserver = bn.gradsObserver()
 			}
 		}
 	}

@@ -100,9 +100,6 @@ type convKernel struct {
 // the output's.
 func (k *convKernel) passesGradient(i int) bool { return k.residual && i == 2 }
 
-func (k *convKernel) observe(o imageObserver)     { k.observer = o }
-func (k *convKernel) observeGrad(o imageObserver) { k.gradObserver = o }
-
 // finishImage adds image n of the residual s, if any, to image n of the
 // result and hands it to the observer, if any.
 func (k *convKernel) finishImage(n int, img, s []float32) {
@@ -758,8 +755,13 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			if taps {
 				gtRows = rqblas.TapRows(k.nWide)
 			}
-			for len(k.gradT) < workers {
-				k.gradT = append(k.gradT, make([]float32, gtRows*o16))
+			for w := range workers {
+				if w == len(k.gradT) {
+					k.gradT = append(k.gradT, nil)
+				}
+				if len(k.gradT[w]) < gtRows*o16 { // new, or from the tiles path (fewer rows)
+					k.gradT[w] = make([]float32, gtRows*o16)
+				}
 			}
 			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
 				gt, acc := k.gradT[wk], partial[j]

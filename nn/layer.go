@@ -112,34 +112,32 @@ func (l *ConvLayer) setup(s *setup, in []int) ([]int, error) {
 	return []int{l.Out, oh, ow}, nil
 }
 
-func (l *ConvLayer) build(b *builder, x *G.Node) (*G.Node, error) {
+func (l *ConvLayer) build(b *builder, x *G.Node) (*G.Node, error) { return l.buildResidual(b, x, nil) }
+
+// buildResidual builds the layer on x plus the residual s (nil: none),
+// which must have the layer's output shape, in one kernel. A residual
+// needs a layer without bias.
+func (l *ConvLayer) buildResidual(b *builder, x, s *G.Node) (*G.Node, error) {
+	if l.Bias && s != nil {
+		return nil, fmt.Errorf("nn: conv %q: a residual needs a layer without bias", l.Name)
+	}
 	k, err := newConvKernel(x.Shape(), tensor.Shape(l.weight.Shape), l.Stride, l.Padding, l.Bias)
 	if err != nil {
 		return nil, err
 	}
 	// Training graphs compute the filter gradient from the same input.
 	k.keepPadded = b.training
-	if l.Bias {
+	switch {
+	case s != nil:
+		if !k.outShape().Eq(s.Shape()) {
+			return nil, fmt.Errorf("%w: conv %q gives %v, residual %v", ErrShape, l.Name, k.outShape(), s.Shape())
+		}
+		k.residual = true
+		return apply(k, x, b.node(l.weight), s)
+	case l.Bias:
 		return apply(k, x, b.node(l.weight), b.node(l.bias))
 	}
 	return apply(k, x, b.node(l.weight))
-}
-
-// buildResidual builds the layer on x plus the residual s, which must have
-// the layer's output shape, in one kernel. The layer must have no bias.
-func (l *ConvLayer) buildResidual(b *builder, x, s *G.Node) (*G.Node, error) {
-	if l.Bias {
-		return nil, fmt.Errorf("nn: conv %q: a residual needs a layer without bias", l.Name)
-	}
-	k, err := newConvKernel(x.Shape(), tensor.Shape(l.weight.Shape), l.Stride, l.Padding, false)
-	if err != nil {
-		return nil, err
-	}
-	if !k.outShape().Eq(s.Shape()) {
-		return nil, fmt.Errorf("%w: conv %q gives %v, residual %v", ErrShape, l.Name, k.outShape(), s.Shape())
-	}
-	k.keepPadded, k.residual = b.training, true
-	return apply(k, x, b.node(l.weight), s)
 }
 
 // DenseLayer is a fully connected layer y = W·x + b, W of shape (Out, In).

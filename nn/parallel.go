@@ -221,16 +221,8 @@ func parallelEach(n int, f func(worker, lo, hi int)) {
 // whatever the number of workers and their schedule.
 func parallelChunks(n, chunks int, f func(worker, j, lo, hi int)) {
 	chunks = min(chunks, n)
-	if chunks <= 0 {
-		return
-	}
-	var next atomic.Int64
-	parallelFor(min(maxWorkers(), chunks), func(w, _, _ int) {
-		for {
-			j := int(next.Add(1)) - 1
-			if j >= chunks {
-				return
-			}
+	parallelEach(chunks, func(w, lo, hi int) {
+		for j := lo; j < hi; j++ {
 			f(w, j, j*n/chunks, (j+1)*n/chunks)
 		}
 	})

@@ -238,9 +238,9 @@ func TestNewRowsCopies(t *testing.T) {
 	offs := []int{0, 1, 2}
 	r := NewRows(offs)
 	offs[2] = 1 << 40
+	if r.Len() != 3 || r.offs[2] != 2 {
+		t.Fatalf("rows %v after the caller's change", r.offs) // before a kernel reads them
+	}
 	a, b, c := make([]float32, 20), make([]float32, TapRows(4)*16), make([]float32, 3*16)
 	SgemmRowsA3(3, 4, a, r, b, 0, c)
-	if r.Len() != 3 || r.offs[2] != 2 {
-		t.Errorf("rows %v after the caller's change", r.offs)
-	}
 }
