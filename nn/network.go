@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -262,6 +263,11 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		fuseBatchNormKernels(g)
 	}
 	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...), G.WithEngine(tapeEngine))
+	// Gorgonia sets a finalizer on every tape machine (it does nothing
+	// without CUDA), and the machine is part of a reference cycle: Go never
+	// frees a cycle that holds a finalizer, so without this line every
+	// graph ever built, with its buffers, would stay in memory.
+	runtime.SetFinalizer(gr.vm, nil)
 	return gr, nil
 }
 

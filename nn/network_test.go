@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/robustq/robustq/data"
 )
@@ -359,5 +361,40 @@ func TestGradientsIndependentOfWorkers(t *testing.T) {
 		for i, p := range got.Params {
 			sameValues(t, p.Name, name, got.Grads[i], one.Grads[i])
 		}
+	}
+}
+
+// A graph evicted from the cache is freed, with its buffers, by the next
+// collection. Gorgonia gives every tape machine a finalizer (a no-op
+// without CUDA), which keeps the machine and everything it references alive
+// for extra collections; with callers that vary the batch size, graphs were
+// evicted faster than they were freed and the heap grew without bound.
+func TestEvictedGraphIsFreed(t *testing.T) {
+	net, err := MNISTCNN(rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := net.graph(3, modeLogits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cleanup on the tape machine itself (an unexported Gorgonia type)
+	// runs once the machine is freed, not when a finalizer resurrects it.
+	freed := make(chan struct{})
+	runtime.AddCleanup((*byte)(reflect.ValueOf(gr.vm).UnsafePointer()), func(c chan struct{}) { close(c) }, freed)
+	gr = nil
+	for b := 4; b < 4+maxGraphs; b++ {
+		if _, err := net.graph(b, modeLogits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := net.graphs[graphKey{3, modeLogits}]; ok {
+		t.Fatal("the first graph was not evicted")
+	}
+	runtime.GC()
+	select {
+	case <-freed:
+	case <-time.After(2 * time.Second): // cleanups run on their own goroutine
+		t.Error("the evicted graph's machine was not freed by a collection")
 	}
 }
