@@ -9,8 +9,12 @@
 //
 //   - Linear: symmetric uniform levels s·{−(2^(k−1)−1), …, 2^(k−1)−1} with
 //     s = max|W|/(2^(k−1)−1), per tensor or per output channel, with nearest
-//     or stochastic (unbiased) rounding; for k = 1, sign(W)·mean|W|. This is
-//     the paper's scheme (3 bits in its main setting).
+//     or stochastic (unbiased) rounding; for k = 1, sign(W)·mean|W|. The
+//     paper says only "linear (uniform) levels, weights only"; the grid and
+//     the scale are our choice.
+//   - Uniform: symmetric uniform levels that use all 2^k codes,
+//     s·{±½, ±3/2, …, ±(2^(k−1)−½)}, with the scale that minimises the
+//     squared quantization error, per tensor or per output channel.
 //   - Asymmetric: affine min/max levels with 2^k values and a zero point,
 //     nudged so that zero is exact.
 //   - PowerOfTwo: logarithmic levels {0, ±s·2^(−j)}.
@@ -34,7 +38,8 @@
 //     same length; every value is on the documented grid of its group (the
 //     tensor, or one output channel along axis 0 for tensors of rank ≥ 2).
 //   - Linear with k ≥ 2 gives at most 2^k − 1 distinct values per group, with
-//     k = 1 at most 2; Asymmetric at most 2^k; PowerOfTwo at most 2^k − 1.
+//     k = 1 at most 2; Asymmetric and Uniform at most 2^k; PowerOfTwo at most
+//     2^k − 1.
 //   - With nearest rounding, Linear and PowerOfTwo are idempotent
 //     (Q(Q(W)) = Q(W) exactly; Asymmetric up to float32 rounding), the
 //     error of Linear and Asymmetric is at most s/2 per value (s the group's

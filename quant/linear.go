@@ -8,8 +8,9 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
-// Linear is symmetric uniform (linear) k-bit quantization around zero, the
-// scheme of the paper.
+// Linear is symmetric uniform (linear) k-bit quantization around zero with
+// the scale set by the largest weight. The paper asks for linear levels;
+// this grid and scale are one reading of that (Uniform is another).
 //
 // With L = 2^(k−1) − 1 and, for each group of values sharing a scale (the
 // whole tensor, or one output channel), s = max|w| / L, the grid for k ≥ 2 is
