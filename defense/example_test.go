@@ -33,22 +33,29 @@ func toyNet() *nn.Network {
 	return net
 }
 
-// μ-law compression of one weight tensor: the largest weight keeps its
-// value, the others move away from zero.
+// μ-law compression of one weight tensor. By default F applies to the
+// weights themselves, which must lie in [−1, 1]; MuMaxAbs scales by max|w|
+// first, so the largest weight keeps its value.
 func ExampleMuLaw() {
-	p := &nn.Param{Name: "fc.weight", Kind: nn.DenseWeight, Shape: []int{1, 4}, Data: []float32{-2, -0.5, 0.02, 1}}
+	p := &nn.Param{Name: "fc.weight", Kind: nn.DenseWeight, Shape: []int{1, 4}, Data: []float32{-1, -0.25, 0.01, 0.5}}
 	v, err := defense.MuLaw{}.Map(p)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%.4f\n", v)
-	// −0.5 is a quarter of max|w| = 2: 2·F(0.25), with
 	// F(0.25) = ln(1 + 255/4)/ln 256 = ln 64.75/ln 256 = 0.7521.
-	fmt.Printf("F(0.25) = %.4f\n", defense.MuLaw{}.Compress(0.25))
+	fmt.Printf("direct: %.4f\n", v)
+	big := &nn.Param{Name: "fc.weight", Kind: nn.DenseWeight, Shape: []int{1, 4}, Data: []float32{-2, -0.5, 0.02, 1}}
+	if _, err := (defense.MuLaw{}).Map(big); err != nil {
+		fmt.Println("direct on weights up to 2: error")
+	}
+	// −0.5 is a quarter of max|w| = 2: 2·F(0.25).
+	v, _ = defense.MuLaw{Scale: defense.MuMaxAbs}.Map(big)
+	fmt.Printf("max|w|-scaled: %.4f\n", v)
 	// Output:
-	// [-2.0000 -1.5042 0.4570 1.7514]
-	// F(0.25) = 0.7521
+	// direct: [-1.0000 -0.7521 0.2285 0.8757]
+	// direct on weights up to 2: error
+	// max|w|-scaled: [-2.0000 -1.5042 0.4570 1.7514]
 }
 
 // The paper's "+mu (Q)": map the last layer with μ-law, then quantize to

@@ -30,22 +30,38 @@ const DefaultMu = 255
 //
 // F is odd, strictly increasing, maps [−1, 1] onto itself with F(±1) = ±1
 // and F(0) = 0, and raises small magnitudes (F(0.01) ≈ 0.228 for μ = 255).
-// Weights are not in [−1, 1], so Map scales them first, which the paper
-// does not specify; our choice is: with m = max|w| over the group (the whole
-// tensor, or one output channel with PerChannel),
 //
-//	Map(w) = m·F(w/m),
-//
-// so the largest weight keeps its value and every other moves away from zero.
-// A group of zeros stays zero. Arithmetic is in float64, each result rounded
-// to float32 once.
+// By default (MuDirect) Map applies F to the weights themselves, as the
+// paper writes it ("mapping the weights directly"), and a weight outside
+// [−1, 1] is an error. With Scale MuMaxAbs it maps m·F(w/m) with m = max|w|
+// over the group (the whole tensor, or one output channel with
+// PerChannel), so the largest weight keeps its value and every other moves
+// away from zero: a variant of ours that works for any weights. A group of
+// zeros stays zero. Arithmetic is in float64, each result rounded to
+// float32 once.
 type MuLaw struct {
 	// Mu is μ > 0; 0 means DefaultMu (255). Negative, NaN or Inf is an error.
 	Mu float64
+	// Scale says how weights are brought into [−1, 1]; the zero value is
+	// MuDirect.
+	Scale MuScale
 	// PerChannel scales each output channel (axis 0 of a tensor of rank ≥ 2)
-	// by its own max|w|. False (the default) uses one scale per tensor.
+	// by its own max|w| with MuMaxAbs; with MuDirect it is an error. False
+	// (the default) uses one scale per tensor.
 	PerChannel bool
 }
+
+// MuScale says how MuLaw brings weights into F's domain [−1, 1].
+type MuScale int
+
+const (
+	// MuDirect applies F to the weights as they are (the paper's Eq. 3a);
+	// a weight outside [−1, 1] is an error wrapping ErrParam.
+	MuDirect MuScale = iota
+	// MuMaxAbs divides each group by its max|w| before F and multiplies
+	// the result back.
+	MuMaxAbs
+)
 
 var _ Mapping = MuLaw{}
 
@@ -60,13 +76,17 @@ func (m MuLaw) mu() (float64, error) {
 	return mu, nil
 }
 
-// Name returns "mu-law(μ)", with "-per-channel" appended for PerChannel.
+// Name returns "mu-law(μ)", with "-maxabs" appended for MuMaxAbs and
+// "-per-channel" for PerChannel.
 func (m MuLaw) Name() string {
 	mu := m.Mu
 	if mu == 0 {
 		mu = DefaultMu
 	}
 	s := fmt.Sprintf("mu-law(%g)", mu)
+	if m.Scale == MuMaxAbs {
+		s += "-maxabs"
+	}
 	if m.PerChannel {
 		s += "-per-channel"
 	}
@@ -102,6 +122,23 @@ func (m MuLaw) Map(p *nn.Param) ([]float32, error) {
 	}
 	denom := math.Log1p(mu)
 	out := make([]float32, len(p.Data))
+	switch m.Scale {
+	case MuDirect:
+		if m.PerChannel {
+			return nil, fmt.Errorf("%w: MuLaw PerChannel needs Scale MuMaxAbs", ErrParam)
+		}
+		for j, v := range p.Data {
+			if v < -1 || v > 1 {
+				return nil, fmt.Errorf("%w: mu-law of %q: weight %d is %v, outside [−1, 1] (Scale MuMaxAbs scales by max|w|)",
+					ErrParam, p.Name, j, v)
+			}
+			out[j] = float32(muLaw(float64(v), mu, denom))
+		}
+		return out, nil
+	case MuMaxAbs:
+	default:
+		return nil, fmt.Errorf("%w: unknown MuScale %d", ErrParam, int(m.Scale))
+	}
 	group := len(p.Data)
 	if m.PerChannel && len(p.Shape) >= 2 {
 		group = len(p.Data) / p.Shape[0]

@@ -82,8 +82,8 @@ func TestMuLawMap(t *testing.T) {
 		want []float64
 	}{
 		// Map(w) = m·F(w/m) with m the group's max|w|.
-		{"per tensor", MuLaw{}, []float64{2, -2 * f(0.5), 0, 2 * f(0.25), -2 * f(0.125), 2 * f(0.01)}},
-		{"per channel", MuLaw{PerChannel: true}, []float64{2, -2 * f(0.5), 0, 0.5, -0.5 * f(0.5), 0.5 * f(0.04)}},
+		{"per tensor", MuLaw{Scale: MuMaxAbs}, []float64{2, -2 * f(0.5), 0, 2 * f(0.25), -2 * f(0.125), 2 * f(0.01)}},
+		{"per channel", MuLaw{Scale: MuMaxAbs, PerChannel: true}, []float64{2, -2 * f(0.5), 0, 0.5, -0.5 * f(0.5), 0.5 * f(0.04)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestMuLawMap(t *testing.T) {
 	}
 	// A rank-1 tensor has a single group even with PerChannel.
 	b := &nn.Param{Name: "fc.bias", Kind: nn.Bias, Shape: []int{2}, Data: []float32{1, 0.5}}
-	got, err := MuLaw{PerChannel: true}.Map(b)
+	got, err := MuLaw{Scale: MuMaxAbs, PerChannel: true}.Map(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +115,20 @@ func TestMuLawMap(t *testing.T) {
 	}
 	// Zeros stay zeros (no division by a zero scale).
 	z := &nn.Param{Name: "z", Kind: nn.DenseWeight, Shape: []int{2, 2}, Data: make([]float32, 4)}
-	got, err = MuLaw{PerChannel: true}.Map(z)
+	got, err = MuLaw{Scale: MuMaxAbs, PerChannel: true}.Map(z)
 	if err != nil || !slices.Equal(got, make([]float32, 4)) {
 		t.Errorf("Map of zeros = %v, %v; want zeros", got, err)
+	}
+	// MuDirect, the default, is F of each weight itself; ±1 map to ±1.
+	d := &nn.Param{Name: "fc.weight", Layer: "fc", Kind: nn.DenseWeight, Shape: []int{2, 2}, Data: []float32{1, -0.5, 0, 0.01}}
+	got, err = MuLaw{}.Map(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []float64{1, -f(0.5), 0, f(0.01)} {
+		if math.Abs(float64(got[i])-w) > 1e-7*math.Abs(w) {
+			t.Errorf("direct Map value %d = %v, want %v", i, got[i], w)
+		}
 	}
 }
 
@@ -143,6 +154,9 @@ func TestMuLawErrors(t *testing.T) {
 		{"nan mu", MuLaw{Mu: math.NaN()}, good(), ErrParam},
 		{"inf mu", MuLaw{Mu: math.Inf(1)}, good(), ErrParam},
 		{"nil param", MuLaw{}, nil, ErrNil},
+		{"direct outside [-1, 1]", MuLaw{}, &nn.Param{Name: "w", Kind: nn.DenseWeight, Shape: []int{2}, Data: []float32{0.5, -1.5}}, ErrParam},
+		{"direct per channel", MuLaw{PerChannel: true}, good(), ErrParam},
+		{"unknown scale", MuLaw{Scale: 9}, good(), ErrParam},
 		{"shape mismatch", MuLaw{}, short, nn.ErrShape},
 	}
 	for _, tc := range tests {
@@ -159,7 +173,7 @@ func TestMuLawName(t *testing.T) {
 	if got := (MuLaw{}).Name(); got != "mu-law(255)" {
 		t.Errorf("Name = %q", got)
 	}
-	if got := (MuLaw{Mu: 100, PerChannel: true}).Name(); got != "mu-law(100)-per-channel" {
+	if got := (MuLaw{Mu: 100, Scale: MuMaxAbs, PerChannel: true}).Name(); got != "mu-law(100)-maxabs-per-channel" {
 		t.Errorf("Name = %q", got)
 	}
 }
@@ -169,7 +183,7 @@ func TestApplyMapping(t *testing.T) {
 	net := mlp(t, 4, 4, 32, 8, 1)
 	trainStd(t, net, tr, 20, 0.02)
 	before := cloneData(net)
-	mapped, err := ApplyMapping(net, MuLaw{}, quant.LastLayers(1))
+	mapped, err := ApplyMapping(net, MuLaw{Scale: MuMaxAbs}, quant.LastLayers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
