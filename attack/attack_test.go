@@ -80,6 +80,10 @@ func TestConformance(t *testing.T) {
 		attack.PGD{Eps: 0.1, Steps: 5, Bounds: attack.Bounds{Min: -1, Max: 2}},
 		attack.PGD{Norm: attack.L2, Eps: 0.5, Steps: 5, RandomStart: true, Seed: 3},
 		attack.PGD{Norm: attack.L2, Eps: 0.5, Steps: 5, Target: attack.LeastLikely, Loss: nn.CWMargin{}},
+		attack.BIM{Eps: 0.1, Steps: 5, EarlyStop: true},
+		attack.MIM{Eps: 0.1, Steps: 5, EarlyStop: true, Target: attack.NextClass},
+		attack.PGD{Eps: 0.1, Steps: 5, RandomStart: true, Restarts: 2, Seed: 3, EarlyStop: true},
+		attack.PGD{Norm: attack.L2, Eps: 0.5, Steps: 5, EarlyStop: true},
 		attack.APGD{Eps: 0.1, Steps: 10, Restarts: 2, Seed: 4},
 		attack.APGD{Eps: 0.1, Steps: 10, Loss: nn.DLR{}, Target: attack.NextClass},
 		attack.CW{Steps: 10, BinarySteps: 3},
@@ -628,5 +632,63 @@ func TestZeroEpsIsIdentity(t *testing.T) {
 		if adv := perturb(t, a, m, x, y); !slices.Equal(adv, x) {
 			t.Errorf("%s with eps 0 changed x", a.Name())
 		}
+	}
+}
+
+// countGrads counts the examples InputGrad is asked about.
+type countGrads struct {
+	nn.Model
+	n int
+}
+
+func (c *countGrads) InputGrad(x []float32, y []int, l nn.Loss) ([]float32, []float32, error) {
+	c.n += len(y)
+	return c.Model.InputGrad(x, y, l)
+}
+
+// EarlyStop keeps each example at the first point that fools the model:
+// every example the full run fools at its end is also fooled with early
+// stopping (the paths agree up to the stop), an example misclassified from
+// the start stays at x, and fewer gradients are computed.
+func TestEarlyStop(t *testing.T) {
+	m := linear(3, img)
+	x, y := batch(t, m, 40, 5)
+	z, err := m.Logits(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := m.Spec().Classes
+	// Make example 0 misclassified from the start.
+	y[0] = (argmax(z[:k]) + 1) % k
+	for _, a := range []struct{ full, early attack.Attack }{
+		{attack.BIM{Eps: 0.05, Steps: 10}, attack.BIM{Eps: 0.05, Steps: 10, EarlyStop: true}},
+		{attack.MIM{Eps: 0.05, Steps: 10}, attack.MIM{Eps: 0.05, Steps: 10, EarlyStop: true}},
+		{attack.PGD{Eps: 0.05, Steps: 10}, attack.PGD{Eps: 0.05, Steps: 10, EarlyStop: true}},
+	} {
+		cf, ce := &countGrads{Model: m}, &countGrads{Model: m}
+		full, early := perturb(t, a.full, cf, x, y), perturb(t, a.early, ce, x, y)
+		zf, _ := m.Logits(full)
+		ze, _ := m.Logits(early)
+		d := len(x) / len(y)
+		fooledFull, fooledEarly := 0, 0
+		for i, l := range y {
+			ff, fe := argmax(zf[i*k:(i+1)*k]) != l, argmax(ze[i*k:(i+1)*k]) != l
+			if ff {
+				fooledFull++
+			}
+			if fe {
+				fooledEarly++
+			}
+			if ff && !fe {
+				t.Errorf("%s: example %d fooled by the full run, not with early stopping", a.early.Name(), i)
+			}
+		}
+		if !slices.Equal(early[:d], x[:d]) {
+			t.Errorf("%s: the misclassified example moved", a.early.Name())
+		}
+		if fooledFull == 0 || ce.n >= cf.n {
+			t.Errorf("%s: %d fooled; %d gradients with early stopping, %d without", a.early.Name(), fooledFull, ce.n, cf.n)
+		}
+		t.Logf("%s: fooled %d → %d of %d, gradients %d → %d", a.early.Name(), fooledFull, fooledEarly, len(y), cf.n, ce.n)
 	}
 }

@@ -38,6 +38,12 @@ type PGD struct {
 	Target Target
 	// Bounds is the valid input range; the zero value is [0, 1].
 	Bounds Bounds
+	// EarlyStop stops stepping an example once it meets the goal and keeps
+	// that point (AutoAttack's convention): never a higher accuracy on the
+	// outputs, fewer gradients, one extra forward pass per step for the
+	// examples still running. With Restarts, an example met in
+	// one restart keeps that point. False runs every step, as other libraries do.
+	EarlyStop bool
 }
 
 var _ Attack = PGD{}
@@ -95,7 +101,7 @@ func (a PGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int)
 		if a.RandomStart {
 			p.randomStart(adv, rngs)
 		}
-		if err := p.iterate(ctx, gm, adv, iterSpec{norm: a.Norm, step: step, steps: steps, loss: loss}); err != nil {
+		if err := p.iterate(ctx, gm, adv, iterSpec{norm: a.Norm, step: step, steps: steps, loss: loss, earlyStop: a.EarlyStop}); err != nil {
 			return nil, err
 		}
 		if restarts == 1 {

@@ -186,6 +186,34 @@ func asModel(m nn.Classifier) (nn.Model, error) {
 	return gm, nil
 }
 
+// subset returns the problem of the examples at idx (in that order).
+func (p *problem) subset(idx []int) *problem {
+	q := *p
+	q.n = len(idx)
+	q.x = gather(p.x, idx, p.d)
+	q.y, q.labels = make([]int, len(idx)), make([]int, len(idx))
+	for j, i := range idx {
+		q.y[j], q.labels[j] = p.y[i], p.labels[i]
+	}
+	return &q
+}
+
+// gather returns the rows idx of v (rows of d values).
+func gather(v []float32, idx []int, d int) []float32 {
+	out := make([]float32, 0, len(idx)*d)
+	for _, i := range idx {
+		out = append(out, v[i*d:(i+1)*d]...)
+	}
+	return out
+}
+
+// scatter writes the rows of src back to rows idx of dst.
+func scatter(dst, src []float32, idx []int, d int) {
+	for j, i := range idx {
+		copy(dst[i*d:(i+1)*d], src[j*d:(j+1)*d])
+	}
+}
+
 // start returns a copy of the clean batch.
 func (p *problem) start() []float32 { return append([]float32(nil), p.x...) }
 
