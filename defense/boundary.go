@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/robustq/robustq/nn"
 )
@@ -12,10 +13,14 @@ import (
 // DistanceConfig configures BoundaryDistances. The zero value is the
 // documented default of every field.
 type DistanceConfig struct {
-	// Directions is K ≥ 1, the number of directions searched per example:
-	// the normalised gradient of Loss and K−1 random unit directions. 0
-	// means 4.
+	// Directions is K ≥ 1, the number of directions searched per example
+	// when Kinds is nil: the normalised gradient of Loss and K−1 random unit
+	// directions. 0 means 4.
 	Directions int
+	// Kinds, if not nil, lists the directions searched per example, one of
+	// each entry (a kind may repeat: each RandomDirection is a new draw).
+	// Directions must then be 0 or len(Kinds).
+	Kinds []Direction
 	// MaxDist is the largest step searched, in L2 units of the input; 0
 	// means √(C·H·W), the diagonal of the input cube [0,1]^(C·H·W).
 	MaxDist float64
@@ -42,6 +47,7 @@ type DistanceConfig struct {
 
 type distanceCfg struct {
 	k, scan, bisect, batch int
+	kinds                  []Direction
 	maxDist                float64
 	loss                   nn.Loss
 	seed                   uint64
@@ -53,8 +59,25 @@ func (c DistanceConfig) resolve(spec nn.Spec) (distanceCfg, error) {
 		return r, fmt.Errorf("%w: DistanceConfig Directions %d, Scan %d, Bisect %d, Batch %d, MaxDist %v",
 			ErrParam, c.Directions, c.Scan, c.Bisect, c.Batch, c.MaxDist)
 	}
+	if c.Kinds != nil {
+		if len(c.Kinds) == 0 || (r.k != 0 && r.k != len(c.Kinds)) {
+			return r, fmt.Errorf("%w: DistanceConfig Kinds %v with Directions %d", ErrParam, c.Kinds, c.Directions)
+		}
+		for _, kd := range c.Kinds {
+			if kd < GradientDirection || kd > RandomDirection {
+				return r, fmt.Errorf("%w: unknown direction %d", ErrParam, int(kd))
+			}
+		}
+		r.k, r.kinds = len(c.Kinds), slices.Clone(c.Kinds)
+	}
 	if r.k == 0 {
 		r.k = 4
+	}
+	if r.kinds == nil {
+		r.kinds = make([]Direction, r.k)
+		for q := 1; q < r.k; q++ {
+			r.kinds[q] = RandomDirection
+		}
 	}
 	if r.scan == 0 {
 		r.scan = 10
@@ -74,12 +97,57 @@ func (c DistanceConfig) resolve(spec nn.Spec) (distanceCfg, error) {
 	return r, nil
 }
 
-// boundary is the result of a distance estimate for n examples of d values.
+// Direction is a kind of direction along which distances to the decision
+// boundary are searched, and along which FeedbackLearning generates
+// examples.
+type Direction int
+
+const (
+	// GradientDirection is the L2-normalised input gradient of the
+	// distance loss: the steepest ascent in L2, and the normal of the
+	// boundary of a linear model.
+	GradientDirection Direction = iota
+	// SignDirection is the sign of that gradient, L2-normalised: the
+	// steepest ascent in L∞ (FGSM's direction). A step t along it moves
+	// every pixel with a non-zero gradient by t/√(nonzeros).
+	SignDirection
+	// RandomDirection is a Gaussian random direction, L2-normalised.
+	RandomDirection
+)
+
+// String names the direction: "gradient", "sign" or "random".
+func (d Direction) String() string {
+	switch d {
+	case GradientDirection:
+		return "gradient"
+	case SignDirection:
+		return "sign"
+	case RandomDirection:
+		return "random"
+	}
+	return fmt.Sprintf("Direction(%d)", int(d))
+}
+
+// boundary is the result of a distance estimate for n examples of d values,
+// each searched along k directions.
 type boundary struct {
-	dist    []float64 // per example; 0 when misclassified, MaxDist when no change was found
-	dir     []float32 // n×d: the unit direction of dist (zeros when misclassified)
-	correct []bool    // classified correctly
-	crossed []bool    // correct, and the prediction changed within MaxDist
+	n, k, d int
+	kinds   []Direction
+	// Per (example, direction) pair p = i*k + q, filled when all is set:
+	// pairDist is the first change of prediction (maxDist when none was
+	// found, 0 for a misclassified example), pairCrossed whether one was
+	// found, and pairDir[p*d:] the unit direction.
+	all         bool
+	pairDist    []float64
+	pairCrossed []bool
+	pairDir     []float32
+	// Per example: dist is the minimum over the directions (0 when
+	// misclassified, maxDist when no change was found), dir its direction
+	// (zeros when none; only when all is not set).
+	dist    []float64
+	dir     []float32
+	correct []bool // classified correctly
+	crossed []bool // correct, and the prediction changed within maxDist
 	maxDist float64
 }
 
@@ -87,12 +155,12 @@ type boundary struct {
 // values in [0, 1]) with label y, its distance to m's decision boundary:
 // the smallest step t ∈ (0, MaxDist] at which the prediction at
 // clip(x + t·u, 0, 1) is no longer y, minimised over K unit directions u
-// (in L2): the normalised gradient of cfg.Loss, which points across the
-// nearest boundary of a linear model, and K−1 uniformly random directions.
-// Along each direction the steps MaxDist·s/Scan are tried in order and the
-// first interval where the prediction changes is bisected; an example whose
-// prediction never changes gets MaxDist, and one that m already
-// misclassifies gets 0.
+// (in L2): by default the normalised gradient of cfg.Loss, which points
+// across the nearest boundary of a linear model, and K−1 uniformly random
+// directions (cfg.Kinds chooses others). Along each direction the steps
+// MaxDist·s/Scan are tried in order and the first interval where the
+// prediction changes is bisected; an example whose prediction never changes
+// gets MaxDist, and one that m already misclassifies gets 0.
 //
 // t is the length of the step before clipping; the clipped point can be
 // closer. For a two-class linear model z = Wx + b and an example whose path
@@ -107,14 +175,17 @@ type boundary struct {
 // It checks ctx before every model call and returns ctx.Err() when
 // cancelled. x and y are validated as by m.Spec().CheckInput.
 func BoundaryDistances(ctx context.Context, m nn.Model, x []float32, y []int, cfg DistanceConfig) ([]float64, error) {
-	b, err := estimateBoundary(ctx, m, x, y, cfg)
+	b, err := estimateBoundary(ctx, m, x, y, cfg, false)
 	if err != nil {
 		return nil, err
 	}
 	return b.dist, nil
 }
 
-func estimateBoundary(ctx context.Context, m nn.Model, x []float32, y []int, cfg DistanceConfig) (*boundary, error) {
+// estimateBoundary measures x's distances. With all set it searches every
+// direction to its own first change and keeps each pair's distance and
+// direction; otherwise only the minimum over the directions.
+func estimateBoundary(ctx context.Context, m nn.Model, x []float32, y []int, cfg DistanceConfig, all bool) (*boundary, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: nil model", ErrNil)
 	}
@@ -128,18 +199,23 @@ func estimateBoundary(ctx context.Context, m nn.Model, x []float32, y []int, cfg
 		return nil, fmt.Errorf("defense: %w", err)
 	}
 	for i, v := range x {
-		if v < 0 || v > 1 {
+		if !(v >= 0 && v <= 1) {
 			return nil, fmt.Errorf("%w: input value %d is %v, want [0, 1]", ErrParam, i, v)
 		}
 	}
 	d := spec.ExampleSize()
 	b := &boundary{
-		dist: make([]float64, n), dir: make([]float32, n*d),
-		correct: make([]bool, n), crossed: make([]bool, n), maxDist: c.maxDist,
+		n: n, k: c.k, d: d, kinds: c.kinds, all: all,
+		dist: make([]float64, n), correct: make([]bool, n), crossed: make([]bool, n), maxDist: c.maxDist,
+	}
+	if all {
+		b.pairDist, b.pairCrossed, b.pairDir = make([]float64, n*c.k), make([]bool, n*c.k), make([]float32, n*c.k*d)
+	} else {
+		b.dir = make([]float32, n*d)
 	}
 	for lo := 0; lo < n; lo += c.batch {
 		hi := min(lo+c.batch, n)
-		if err := boundaryBatch(ctx, m, x, y, lo, hi, d, c, b); err != nil {
+		if err := boundaryBatch(ctx, m, x, y, lo, hi, c, b); err != nil {
 			return nil, err
 		}
 	}
@@ -147,10 +223,11 @@ func estimateBoundary(ctx context.Context, m nn.Model, x []float32, y []int, cfg
 }
 
 // boundaryBatch fills b for examples lo..hi-1.
-func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi, d int, c distanceCfg, b *boundary) error {
+func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi int, c distanceCfg, b *boundary) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	d := b.d
 	pred, err := nn.Predict(m, x[lo*d:hi*d], 0)
 	if err != nil {
 		return fmt.Errorf("defense: %w", err)
@@ -186,7 +263,7 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 	// dirs[(j*k+q)*d:] is direction q of correct example j.
 	dirs := make([]float32, nc*k*d)
 	for j, i := range idx {
-		directions(dirs[j*k*d:(j+1)*k*d], grad[j*d:(j+1)*d], c.seed, i)
+		directions(dirs[j*k*d:(j+1)*k*d], grad[j*d:(j+1)*d], c.kinds, c.seed, i)
 	}
 	// Search every (example, direction) pair: lo/hi bracket the first change.
 	np := nc * k
@@ -216,18 +293,19 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 		}
 		return wrong, nil
 	}
-	// Only the smallest step over an example's directions is kept, so a
+	// When only the minimum over an example's directions is kept, a
 	// direction can be dropped as soon as it cannot win: the scan stops for
 	// an example at its first change in any direction (the others have not
 	// changed up to that step, so their first change comes later), and
 	// bisection drops a direction whose lower end reaches the best upper
 	// end of its example (its final value would be strictly larger). The
-	// result is the same as searching every direction to the end.
+	// result is the same as searching every direction to the end, which is
+	// what b.all asks for.
 	done := make([]bool, nc)
 	for s := 1; s <= c.scan; s++ {
 		var pairs []int
 		for p := range np {
-			if !done[p/k] {
+			if !found[p] && (b.all || !done[p/k]) {
 				pairs = append(pairs, p)
 			}
 		}
@@ -262,7 +340,7 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 		}
 		var pairs []int
 		for p := range np {
-			if found[p] && tlo[p] < best[p/k] {
+			if found[p] && (b.all || tlo[p] < best[p/k]) {
 				pairs = append(pairs, p)
 			}
 		}
@@ -292,27 +370,44 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 			if found[p] && (bq < 0 || thi[p] < best) {
 				best, bq = thi[p], q
 			}
+			if b.all {
+				b.pairDist[i*k+q], b.pairCrossed[i*k+q] = c.maxDist, found[p]
+				if found[p] {
+					b.pairDist[i*k+q] = thi[p]
+				}
+				copy(b.pairDir[(i*k+q)*d:(i*k+q+1)*d], dirs[p*d:(p+1)*d])
+			}
 		}
 		b.dist[i] = best
 		if bq >= 0 {
 			b.crossed[i] = true
-			copy(b.dir[i*d:(i+1)*d], dirs[(j*k+bq)*d:(j*k+bq+1)*d])
+			if !b.all {
+				copy(b.dir[i*d:(i+1)*d], dirs[(j*k+bq)*d:(j*k+bq+1)*d])
+			}
 		}
 	}
 	return nil
 }
 
-// directions fills dirs (len(dirs)/len(grad) unit vectors of len(grad)
-// values) for example i: the normalised gradient first, then Gaussian
-// directions normalised, drawn from the stream (seed, i). A zero or
-// non-finite gradient is replaced by a random direction.
-func directions(dirs, grad []float32, seed uint64, i int) {
+// directions fills dirs (len(kinds) unit vectors of len(grad) values) for
+// example i, direction q of kind kinds[q]: the normalised gradient, its
+// normalised sign, or a Gaussian direction, random draws coming from the
+// stream (seed, i) in order. A gradient (or sign) that is zero or not
+// finite is replaced by a Gaussian direction.
+func directions(dirs, grad []float32, kinds []Direction, seed uint64, i int) {
 	d := len(grad)
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
-	for q := range len(dirs) / d {
+	for q, kind := range kinds {
 		u := dirs[q*d : (q+1)*d]
-		if q == 0 && unit(u, grad) {
-			continue
+		switch kind {
+		case GradientDirection:
+			if unit(u, grad) {
+				continue
+			}
+		case SignDirection:
+			if signUnit(u, grad) {
+				continue
+			}
 		}
 		for {
 			for t := range u {
@@ -338,6 +433,36 @@ func unit(u, v []float32) bool {
 	}
 	for t, a := range v {
 		u[t] = float32(float64(a) / nrm)
+	}
+	return true
+}
+
+// signUnit writes sign(v)/√(nonzeros) into u (sign(0) = 0) and reports
+// whether v had a non-zero value and no NaN (u is left unspecified
+// otherwise).
+func signUnit(u, v []float32) bool {
+	nz := 0
+	for _, a := range v {
+		if a != a {
+			return false
+		}
+		if a != 0 {
+			nz++
+		}
+	}
+	if nz == 0 {
+		return false
+	}
+	s := float32(1 / math.Sqrt(float64(nz)))
+	for t, a := range v {
+		switch {
+		case a > 0:
+			u[t] = s
+		case a < 0:
+			u[t] = -s
+		default:
+			u[t] = 0
+		}
 	}
 	return true
 }

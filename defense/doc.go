@@ -15,11 +15,15 @@
 //     Ratio of it) is replaced by L∞ PGD examples crafted on the current
 //     network (ε 0.3, step 0.01, 40 steps, random start by default), or by
 //     Wong et al.'s FGSM with random start (Fast).
-//   - FeedbackLearning: our reconstruction of Song, Wang and Li (2019), whose
-//     algorithm is not published in enough detail to reproduce; see its
-//     documentation for exactly what it does. BoundaryDistances, the
-//     estimate of each example's distance to the decision boundary that
-//     drives it, is exported for reports on test sets.
+//   - FeedbackLearning: Song, Wang and Li's (2019) feedback loop as the
+//     quantization paper describes it (we could not read the 2019 paper
+//     itself): measure each example's distance to the decision boundary,
+//     give the classes with narrow margins more of the generated examples,
+//     generate examples at and beyond the measured distance with their true
+//     labels, retrain, repeat. Its documentation says which choices are
+//     ours. BoundaryDistances, the distance estimate that drives it (along
+//     GradientDirection, SignDirection or RandomDirection), is exported for
+//     reports on test sets.
 //   - QAT: a hook that trains with Q(W) in the forward and backward passes
 //     and applies the update to W (straight-through estimator, quant.STE).
 //     Every Trainer takes an optional *QAT.
@@ -28,7 +32,9 @@
 //     weights only, as robustq does not quantize activations).
 //
 // Mapping transforms chosen weight tensors of a trained network; MuLaw is the
-// paper's F(x) = sgn(x)·ln(1+μ|x|)/ln(1+μ) on weights scaled by their max|w|.
+// paper's F(x) = sgn(x)·ln(1+μ|x|)/ln(1+μ), applied to the weights
+// themselves (weights outside [−1, 1] are an error) or, with MuMaxAbs, to
+// weights scaled by their max|w|.
 // ApplyMapping returns a mapped copy; quantize it afterwards with
 // quant.Apply ("+mu (Q)": map, then quantize).
 //

@@ -12,68 +12,95 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
-// FeedbackLearning is our reconstruction of feedback learning (the paper's
-// "F.L.", Song, Wang and Li 2019). The original algorithm is not published
-// in enough detail to reproduce; what is known is that it retrains a
-// pre-trained model on generated examples that push the decision boundaries
-// away from the data, with per-class proportions set from measured margins
-// to correct the "inter-class inequality" of those margins. This type
-// implements that idea as follows, and every choice below is ours.
+// FeedbackLearning retrains a trained network on generated examples that
+// push its decision boundaries away from the data: the paper's "F.L."
+// (Song, Wang and Li, ICMLA 2019). We could not read that paper; what we
+// follow is how the quantization paper describes it: F.L. "measures the
+// boundary information of a pre-trained model and then generates examples
+// to increase the margins between samples and decision boundaries", is
+// "similar to adversarial training w.r.t. data augmentation, but more
+// generalized", and corrects the "inter-class inequality" of the margins
+// with per-class proportions. The loop below has those four parts; every
+// detail in it (directions, α range, sizes, the share rule) is our choice.
 //
-// Starting from a trained network, each round
+// Each round
 //
-//  1. measures, on a fixed random subset of Sample training examples chosen
-//     once, the distance of every correctly classified example to the
-//     decision boundary (BoundaryDistances with Distance: the minimum over
-//     the gradient direction and random directions, by bisection);
-//  2. takes each class's median distance and gives the class a share of
-//     the round's generated examples inversely proportional to it
-//     (ClassShares), so the classes with the narrowest margins get the most;
-//  3. generates Generate examples inside the gap: for a class, a random
-//     measured example x of it whose prediction changed within MaxDist, at
-//     distance r along unit direction u, gives x' = clip(x + α·r·u, 0, 1)
-//     with α ~ U[AlphaMin, AlphaMax) and x's true label; examples whose
-//     prediction never changed are not used, and a class with none gets no
-//     share;
-//  4. fine-tunes the network with nn.Train on the generated examples plus
+//  1. measures, on Sample training examples drawn afresh, each correctly
+//     classified example's distance to the decision boundary along every
+//     direction of Distance.Kinds (by default its loss gradient, the sign
+//     of that gradient, and a random direction; see BoundaryDistances),
+//     each direction searched to its own first change of prediction;
+//  2. gives each class a share of the round's generated examples inversely
+//     proportional to its median distance, the minimum over the
+//     directions (ClassShares), so the classes with the narrowest margins
+//     get the most;
+//  3. generates Generate examples: for a class, a random measured example
+//     x of it, one of the directions u along which its prediction changed
+//     (at distance r), and α ~ U[AlphaMin, AlphaMax) give
+//     x' = clip(x + α·r·u, 0, 1) with x's true label. With AlphaMax > 1,
+//     part of them lie beyond today's boundary, where the network is wrong,
+//     and teach it to move the boundary out;
+//  4. retrains the network with nn.Train on the generated examples plus
 //     clean training examples drawn at random, the generated ones making up
-//     the fraction Mix of the fine-tuning set;
-//  5. reports per-class distance statistics (OnRound and the result).
+//     the fraction Mix of the set;
+//  5. reports per-class margin statistics and shares (OnRound and the
+//     result).
 //
-// After the last round the distances are measured once more (without
-// fine-tuning) and reported as a final Round with Final set, so the effect
-// of the last fine-tuning is visible.
+// After the last round the distances are measured once more and reported
+// as a final Round with Final set, so the effect of the last retraining is
+// visible. The next round's margins come from the retrained network: that
+// is the feedback.
 //
-// The zero value runs 3 rounds on a subset of up to 1,000 examples.
+// The zero value is the recipe documented on each field: 3 rounds of up to
+// 10,000 measured and 20,000 generated examples at α ∈ [0.5, 1.5), half of
+// each retraining set generated, one epoch of Adam at 5e-4 per round. On
+// MNIST it takes about 10 minutes on 2 cores; the measurement costs about
+// as much as the retraining.
+//
+// Memory grows with Sample·len(Kinds)·(C·H·W) float32 values (the measured
+// directions): 94 MB for the defaults on MNIST, 370 MB on CIFAR-10.
 type FeedbackLearning struct {
-	// Rounds is the number of generate-and-fine-tune rounds; 0 means 3.
+	// Rounds is the number of measure-generate-retrain rounds; 0 means 3.
 	Rounds int
-	// Sample is the number of training examples measured each round (a
-	// subset drawn once, without replacement); 0 means min(1000, ds.Len()).
+	// StartRound skips the first StartRound rounds, to resume a run whose
+	// network already holds their result: round r draws its random choices
+	// from (Seed, r) alone, so with a nil Config.Optimizer (a fresh
+	// optimizer per round) the remaining rounds are those of an
+	// uninterrupted run, bit for bit.
+	StartRound int
+	// Sample is the number of training examples measured each round, a
+	// new random subset every round; 0 means min(10000, ds.Len()).
 	Sample int
-	// Generate is the number of examples generated per round; 0 means the
-	// number of examples measured.
+	// Generate is the number of examples generated per round; 0 means
+	// twice the number measured.
 	Generate int
-	// AlphaMin and AlphaMax bound α, the fraction of the distance to the
-	// boundary at which examples are generated: 0 means 0.5 and 1. They
-	// need 0 < AlphaMin < AlphaMax ≤ 1.
+	// AlphaMin and AlphaMax bound α, the multiple of the distance to the
+	// boundary at which examples are generated; they need
+	// 0 < AlphaMin < AlphaMax < ∞. 0 means 0.5 and 1.5.
 	AlphaMin, AlphaMax float64
-	// Mix is the fraction of generated examples in the fine-tuning set, in
+	// Mix is the fraction of generated examples in the retraining set, in
 	// (0, 1]; the rest are clean training examples. 0 means 0.5.
 	Mix float64
-	// Distance configures the boundary-distance estimate. Round r uses
-	// Distance.Seed + r for its random directions.
+	// Distance configures the distance estimate. A nil Distance.Kinds means
+	// {GradientDirection, SignDirection, RandomDirection} here, and a zero
+	// Distance.Bisect means 10 (a bracket of MaxDist/Scan/1024). Round r
+	// uses Distance.Seed + r for its random directions.
 	Distance DistanceConfig
-	// Config configures each round's fine-tuning. Its zero value is nn's
-	// default except that a nil LR means ConstantLR(0.001) here (a
-	// fine-tuning rate); Epochs 0 means one epoch per round. Round r
-	// shuffles with Config.Seed + r. Its Hooks report progress.
+	// Config configures each round's retraining. Its zero value is nn's
+	// default except that a nil Optimizer means a fresh one per round from
+	// NewOptimizer, a nil LR means ConstantLR(5e-4) and Epochs 0 means one
+	// epoch per round. A non-nil Optimizer keeps its state from round to
+	// round. Round r shuffles with Config.Seed + r. Its Hooks report
+	// progress.
 	Config nn.TrainConfig
-	// QAT, if not nil, fine-tunes with quantization in the loop; distances
+	// NewOptimizer makes each round's optimizer when Config.Optimizer is
+	// nil; nil means &nn.Adam{}.
+	NewOptimizer func() nn.Optimizer
+	// QAT, if not nil, retrains with quantization in the loop; distances
 	// are always measured on the full-precision network.
 	QAT *QAT
-	// Seed seeds the subset, the choice of source examples, α and the clean
-	// examples mixed in.
+	// Seed seeds the subsets, the choice of sources, directions and α, and
+	// the clean examples mixed in.
 	Seed uint64
 	// OnRound, if not nil, is called after each round (and the final
 	// measurement) with its report; an error stops the run and is returned.
@@ -82,81 +109,115 @@ type FeedbackLearning struct {
 
 var _ Trainer = FeedbackLearning{}
 
+// defaultKinds are the directions feedback learning measures and generates
+// along when Distance.Kinds is nil.
+var defaultKinds = []Direction{GradientDirection, SignDirection, RandomDirection}
+
+// LowQuantile is the quantile of the distances that Round and
+// ClassDistance report as Low: the narrow end of the margins.
+const LowQuantile = 0.1
+
 // ClassDistance is one class's distance statistics in a Round.
 type ClassDistance struct {
 	// Class is the label.
 	Class int
 	// Measured is the number of correctly classified examples of the class
 	// in the subset, and Crossed how many of them changed prediction within
-	// MaxDist.
+	// MaxDist along some direction.
 	Measured, Crossed int
-	// Median and Mean are over the Measured examples (an example that
+	// Median, Low (the LowQuantile quantile) and Mean are over the Measured
+	// examples' distances, the minimum over the directions (an example that
 	// never changed counts as MaxDist); NaN when Measured is 0.
-	Median, Mean float64
+	Median, Low, Mean float64
 	// Share is the class's fraction of the generated examples and Generated
 	// their number (zero for the final measurement).
 	Share     float64
 	Generated int
 }
 
+// KindDistance is the distance statistics of one direction of
+// Distance.Kinds in a Round.
+type KindDistance struct {
+	Kind Direction
+	// Crossed is the number of correctly classified examples whose
+	// prediction changed along it within MaxDist, and Median the median of
+	// their distances along it (NaN when Crossed is 0).
+	Crossed int
+	Median  float64
+	// Generated is the number of examples generated along it.
+	Generated int
+}
+
 // Round reports one round of FeedbackLearning.
 type Round struct {
 	// Round is 0-based. Final marks the measurement after the last round,
-	// which generates and fine-tunes nothing.
+	// which generates and retrains nothing.
 	Round int
 	Final bool
 	// Sampled is the subset's size and Correct how many of it the network
-	// classified correctly before this round's fine-tuning.
+	// classified correctly before this round's retraining.
 	Sampled, Correct int
-	// Median is the median distance over all correctly classified examples
-	// of the subset (NaN when there are none).
-	Median float64
-	// Classes holds the statistics of each class, indexed by label.
+	// Median and Low (the LowQuantile quantile) are over the distances of
+	// all correctly classified examples of the subset (NaN when there are
+	// none).
+	Median, Low float64
+	// Classes holds the statistics of each class, indexed by label, and
+	// Kinds those of each direction of Distance.Kinds, in order.
 	Classes []ClassDistance
-	// Generated is the number of examples generated, and FineTune the size
-	// of the fine-tuning set.
-	Generated, FineTune int
-	// Train summarises the round's fine-tuning.
+	Kinds   []KindDistance
+	// Generated is the number of examples generated, Misclassified how many
+	// of them the network classified wrongly before retraining (those
+	// beyond its boundary), and Retrain the size of the retraining set.
+	Generated, Misclassified, Retrain int
+	// Train summarises the round's retraining.
 	Train nn.TrainResult
+	// Took is the round's wall time, measurement included.
+	Took time.Duration
 }
 
 // FLResult is the outcome of FeedbackLearning.Run.
 type FLResult struct {
-	// Rounds holds one report per round and, last, the final measurement.
+	// Rounds holds one report per round run and, last, the final
+	// measurement.
 	Rounds []Round
-	// Train merges the fine-tuning runs: the total of Steps and Duration,
-	// and the epochs' loss and accuracy in order.
+	// Train merges the retraining runs: the total of Steps and Duration
+	// (measurement included), and the epochs' loss and accuracy in order.
 	Train nn.TrainResult
 }
 
 type flCfg struct {
-	rounds, sample, generate int
-	aLo, aHi, mix            float64
+	rounds, start, sample, generate int
+	aLo, aHi, mix                   float64
 }
 
 func (f FeedbackLearning) resolve(n int) (flCfg, error) {
-	c := flCfg{rounds: f.Rounds, sample: f.Sample, generate: f.Generate, aLo: f.AlphaMin, aHi: f.AlphaMax, mix: f.Mix}
-	if c.rounds < 0 || c.sample < 0 || c.generate < 0 {
-		return c, fmt.Errorf("%w: FeedbackLearning Rounds %d, Sample %d, Generate %d", ErrParam, f.Rounds, f.Sample, f.Generate)
+	c := flCfg{rounds: f.Rounds, start: f.StartRound, sample: f.Sample, generate: f.Generate,
+		aLo: f.AlphaMin, aHi: f.AlphaMax, mix: f.Mix}
+	if c.rounds < 0 || c.start < 0 || c.sample < 0 || c.generate < 0 {
+		return c, fmt.Errorf("%w: FeedbackLearning Rounds %d, StartRound %d, Sample %d, Generate %d",
+			ErrParam, f.Rounds, f.StartRound, f.Sample, f.Generate)
 	}
 	if c.rounds == 0 {
 		c.rounds = 3
 	}
+	if c.start > c.rounds {
+		return c, fmt.Errorf("%w: FeedbackLearning StartRound %d after the last of %d rounds", ErrParam, c.start, c.rounds)
+	}
 	if c.sample == 0 {
-		c.sample = 1000
+		c.sample = 10000
 	}
 	c.sample = min(c.sample, n)
 	if c.generate == 0 {
-		c.generate = c.sample
+		c.generate = 2 * c.sample
 	}
 	if c.aLo == 0 {
 		c.aLo = 0.5
 	}
 	if c.aHi == 0 {
-		c.aHi = 1
+		c.aHi = 1.5
 	}
-	if !(c.aLo > 0 && c.aLo < c.aHi && c.aHi <= 1) {
-		return c, fmt.Errorf("%w: FeedbackLearning α range [%v, %v), want 0 < AlphaMin < AlphaMax ≤ 1", ErrParam, c.aLo, c.aHi)
+	if !(c.aLo > 0 && c.aLo < c.aHi && !math.IsInf(c.aHi, 1)) {
+		return c, fmt.Errorf("%w: FeedbackLearning α range [%v, %v), want 0 < AlphaMin < AlphaMax < ∞", ErrParam, c.aLo, c.aHi)
 	}
 	if c.mix == 0 {
 		c.mix = 0.5
@@ -165,6 +226,19 @@ func (f FeedbackLearning) resolve(n int) (flCfg, error) {
 		return c, fmt.Errorf("%w: FeedbackLearning Mix %v, want (0, 1]", ErrParam, f.Mix)
 	}
 	return c, nil
+}
+
+// distance returns the round's distance configuration.
+func (f FeedbackLearning) distance(round int) DistanceConfig {
+	dc := f.Distance
+	if dc.Kinds == nil && dc.Directions == 0 {
+		dc.Kinds = defaultKinds
+	}
+	if dc.Bisect == 0 {
+		dc.Bisect = 10
+	}
+	dc.Seed += uint64(round)
+	return dc
 }
 
 // Train implements Trainer: it runs Run and returns the merged training
@@ -177,10 +251,13 @@ func (f FeedbackLearning) Train(ctx context.Context, net *nn.Network, ds *data.D
 	return res.Train, err
 }
 
+// flStream is the second word of every round's random stream (Seed, flStream+r).
+const flStream = 0xfeedbac
+
 // Run runs feedback learning on net, which should already be trained, and
 // returns every round's report. On an error (or cancellation) it returns
 // the rounds completed so far with the error; net then holds the weights
-// of the last completed fine-tuning step.
+// of the last completed retraining step.
 func (f FeedbackLearning) Run(ctx context.Context, net *nn.Network, ds *data.Dataset) (*FLResult, error) {
 	if net == nil || ds == nil {
 		return nil, fmt.Errorf("%w: feedback learning needs a network and a data set", ErrNil)
@@ -200,45 +277,25 @@ func (f FeedbackLearning) Run(ctx context.Context, net *nn.Network, ds *data.Dat
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Distance.resolve(spec); err != nil {
+	if err := checkWeights(net); err != nil {
+		return nil, err
+	}
+	if _, err := f.distance(0).resolve(spec); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	rng := rand.New(rand.NewPCG(f.Seed, 0xfeedbac))
-	sub := ds.Subset(rng.Perm(ds.Len())[:c.sample])
 	res := &FLResult{}
-	for r := 0; r <= c.rounds; r++ {
-		final := r == c.rounds
-		dc := f.Distance
-		dc.Seed += uint64(r)
-		b, err := estimateBoundary(ctx, net, sub.X, sub.Y, dc)
+	for r := c.start; r <= c.rounds; r++ {
+		t0 := time.Now()
+		rep, err := f.round(ctx, net, ds, c, r)
+		res.Train.Steps += rep.Train.Steps
+		res.Train.EpochLoss = append(res.Train.EpochLoss, rep.Train.EpochLoss...)
+		res.Train.EpochAccuracy = append(res.Train.EpochAccuracy, rep.Train.EpochAccuracy...)
 		if err != nil {
+			res.Train.Duration = time.Since(start)
 			return res, err
 		}
-		rep := roundStats(b, sub.Y, spec.Classes)
-		rep.Round, rep.Final = r, final
-		if !final {
-			gx, gy, err := generate(b, sub, &rep, c.generate, c.aLo, c.aHi, rng)
-			if err != nil {
-				return res, err
-			}
-			ft := fineTuneSet(ds, gx, gy, c.mix, rng)
-			rep.Generated, rep.FineTune = len(gy), ft.Len()
-			cfg := f.Config
-			if cfg.LR == nil {
-				cfg.LR = nn.ConstantLR(0.001)
-			}
-			cfg.Seed += uint64(r)
-			tr, err := runTrain(ctx, net, ft, cfg, f.QAT)
-			rep.Train = tr
-			res.Train.Steps += tr.Steps
-			res.Train.EpochLoss = append(res.Train.EpochLoss, tr.EpochLoss...)
-			res.Train.EpochAccuracy = append(res.Train.EpochAccuracy, tr.EpochAccuracy...)
-			if err != nil {
-				res.Train.Duration = time.Since(start)
-				return res, err
-			}
-		}
+		rep.Took = time.Since(t0)
 		res.Rounds = append(res.Rounds, rep)
 		if f.OnRound != nil {
 			if err := f.OnRound(rep); err != nil {
@@ -251,10 +308,71 @@ func (f FeedbackLearning) Run(ctx context.Context, net *nn.Network, ds *data.Dat
 	return res, nil
 }
 
+// round runs round r (or the final measurement when r == c.rounds).
+func (f FeedbackLearning) round(ctx context.Context, net *nn.Network, ds *data.Dataset, c flCfg, r int) (Round, error) {
+	final := r == c.rounds
+	rng := rand.New(rand.NewPCG(f.Seed, flStream+uint64(r)))
+	sub := ds.Subset(rng.Perm(ds.Len())[:c.sample])
+	b, err := estimateBoundary(ctx, net, sub.X, sub.Y, f.distance(r), true)
+	if err != nil {
+		return Round{Round: r}, err
+	}
+	rep := roundStats(b, sub.Y, net.Spec().Classes)
+	rep.Round, rep.Final = r, final
+	if final {
+		return rep, nil
+	}
+	gx, gy, err := generate(b, sub, &rep, c.generate, c.aLo, c.aHi, rng)
+	if err != nil {
+		return rep, err
+	}
+	pred, err := nn.Predict(net, gx, 0)
+	if err != nil {
+		return rep, fmt.Errorf("defense: %w", err)
+	}
+	for i, p := range pred {
+		if p != gy[i] {
+			rep.Misclassified++
+		}
+	}
+	rt := retrainSet(ds, gx, gy, c.mix, rng)
+	rep.Generated, rep.Retrain = len(gy), rt.Len()
+	cfg := f.Config
+	if cfg.Optimizer == nil {
+		cfg.Optimizer = &nn.Adam{}
+		if f.NewOptimizer != nil {
+			cfg.Optimizer = f.NewOptimizer()
+		}
+	}
+	if cfg.LR == nil {
+		cfg.LR = nn.ConstantLR(5e-4)
+	}
+	cfg.Seed += uint64(r)
+	if rep.Train, err = runTrain(ctx, net, rt, cfg, f.QAT); err != nil {
+		return rep, err
+	}
+	if err := checkWeights(net); err != nil {
+		return rep, fmt.Errorf("defense: feedback learning round %d diverged: %w", r, err)
+	}
+	return rep, nil
+}
+
+// checkWeights reports the first non-finite weight of net, which would make
+// every distance NaN.
+func checkWeights(net *nn.Network) error {
+	for _, p := range net.Params() {
+		if err := checkParam(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // roundStats summarises the distances of a subset with labels y.
 func roundStats(b *boundary, y []int, classes int) Round {
-	rep := Round{Sampled: len(y), Classes: make([]ClassDistance, classes)}
+	rep := Round{Sampled: len(y), Classes: make([]ClassDistance, classes), Kinds: make([]KindDistance, b.k)}
 	per := make([][]float64, classes)
+	perKind := make([][]float64, b.k)
 	var all []float64
 	for i, label := range y {
 		if !b.correct[i] {
@@ -265,31 +383,50 @@ func roundStats(b *boundary, y []int, classes int) Round {
 		if b.crossed[i] {
 			rep.Classes[label].Crossed++
 		}
+		if b.all {
+			for q := range b.k {
+				if b.pairCrossed[i*b.k+q] {
+					perKind[q] = append(perKind[q], b.pairDist[i*b.k+q])
+				}
+			}
+		}
 	}
 	rep.Correct = len(all)
-	rep.Median = median(all)
+	rep.Median, rep.Low = quantile(all, 0.5), quantile(all, LowQuantile)
 	for c := range rep.Classes {
 		cd := &rep.Classes[c]
 		cd.Class, cd.Measured = c, len(per[c])
-		cd.Median, cd.Mean = median(per[c]), mean(per[c])
+		cd.Median, cd.Low, cd.Mean = quantile(per[c], 0.5), quantile(per[c], LowQuantile), mean(per[c])
+	}
+	for q := range rep.Kinds {
+		rep.Kinds[q] = KindDistance{Kind: b.kinds[q], Crossed: len(perKind[q]), Median: quantile(perKind[q], 0.5)}
 	}
 	return rep
 }
 
-// median returns the median of v (the mean of the middle two for an even
-// count), NaN for an empty v. v is not modified.
-func median(v []float64) float64 {
+// quantile returns the q-quantile of v by linear interpolation between
+// order statistics (the median of an even count is the mean of the middle
+// two), NaN for an empty v. v is not modified.
+func quantile(v []float64, q float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
-	h := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[h]
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	if lo >= len(s)-1 {
+		return s[len(s)-1]
 	}
-	return (s[h-1] + s[h]) / 2
+	f := pos - float64(lo)
+	if f == 0 {
+		return s[lo]
+	}
+	return s[lo] + f*(s[lo+1]-s[lo])
 }
+
+// median is quantile(v, 0.5).
+func median(v []float64) float64 { return quantile(v, 0.5) }
 
 func mean(v []float64) float64 {
 	if len(v) == 0 {
@@ -365,10 +502,11 @@ func apportion(shares []float64, total int) []int {
 }
 
 // generate draws the round's examples (step 3) and fills the shares and
-// counts of rep. Classes without a source example (one whose prediction
-// changed) get no share.
+// counts of rep. b must have been measured with all set. Classes without a
+// source example (one whose prediction changed along some direction) get
+// no share.
 func generate(b *boundary, sub *data.Dataset, rep *Round, total int, aLo, aHi float64, rng *rand.Rand) ([]float32, []int, error) {
-	d := sub.ExampleSize()
+	d, k := b.d, b.k
 	src := make([][]int, len(rep.Classes))
 	for i, label := range sub.Y {
 		if b.crossed[i] {
@@ -390,30 +528,40 @@ func generate(b *boundary, sub *data.Dataset, rep *Round, total int, aLo, aHi fl
 	counts := apportion(shares, total)
 	gx := make([]float32, 0, total*d)
 	gy := make([]int, 0, total)
+	crossed := make([]int, 0, k)
 	for c, cnt := range counts {
 		rep.Classes[c].Share, rep.Classes[c].Generated = shares[c], cnt
 		for range cnt {
 			i := src[c][rng.IntN(len(src[c]))]
+			crossed = crossed[:0]
+			for q := range k {
+				if b.pairCrossed[i*k+q] {
+					crossed = append(crossed, q)
+				}
+			}
+			q := crossed[rng.IntN(len(crossed))]
+			p := i*k + q
 			alpha := aLo + (aHi-aLo)*rng.Float64()
-			gx = appendGap(gx, sub.X[i*d:(i+1)*d], b.dir[i*d:(i+1)*d], alpha*b.dist[i])
+			gx = appendStep(gx, sub.X[i*d:(i+1)*d], b.pairDir[p*d:(p+1)*d], alpha*b.pairDist[p])
 			gy = append(gy, c)
+			rep.Kinds[q].Generated++
 		}
 	}
 	return gx, gy, nil
 }
 
-// appendGap appends clip(x + t·u, 0, 1) to dst.
-func appendGap(dst, x, u []float32, t float64) []float32 {
+// appendStep appends clip(x + t·u, 0, 1) to dst.
+func appendStep(dst, x, u []float32, t float64) []float32 {
 	for v, a := range x {
 		dst = append(dst, float32(min(max(float64(a)+t*float64(u[v]), 0), 1)))
 	}
 	return dst
 }
 
-// fineTuneSet returns the generated examples plus clean examples of ds
+// retrainSet returns the generated examples plus clean examples of ds
 // drawn at random so that the generated ones are the fraction mix of the
 // whole (clean examples are drawn without replacement while ds has enough).
-func fineTuneSet(ds *data.Dataset, gx []float32, gy []int, mix float64, rng *rand.Rand) *data.Dataset {
+func retrainSet(ds *data.Dataset, gx []float32, gy []int, mix float64, rng *rand.Rand) *data.Dataset {
 	nClean := int(math.Round(float64(len(gy)) * (1 - mix) / mix))
 	var idx []int
 	for len(idx) < nClean {

@@ -242,91 +242,112 @@ func TestApportion(t *testing.T) {
 	}
 }
 
-// Generated examples are x + α·r·u with α in [AlphaMin, AlphaMax), in
-// [0, 1], with the source's label, and, on a linear model, still classified
-// as that label (they lie inside the gap between x and the boundary).
-func TestGenerateInsideGap(t *testing.T) {
+// Generated examples are x + α·r·u along one of the source's measured
+// directions, with α in [AlphaMin, AlphaMax), in [0, 1], with the source's
+// label. On a linear model those with α < 1 are still classified as that
+// label (inside the gap) and those with α > 1 whose step is not clipped are
+// not (beyond the boundary).
+func TestGenerateAlongMeasuredDirections(t *testing.T) {
 	const d = 6
 	w := []float32{0.8, -0.3, 0.5, 0.1, -0.6, 0.2, -0.4, 0.7, -0.2, 0.3, 0.5, -0.1}
 	net := linear2(t, w, []float32{0.05, -0.02})
 	x, y := interiorPoints(t, net, 60, d, 2)
 	sub := &data.Dataset{Channels: 1, Height: 1, Width: d, Classes: 2, X: x, Y: y}
-	b, err := estimateBoundary(context.Background(), net, x, y, DistanceConfig{MaxDist: 1})
+	cfg := DistanceConfig{MaxDist: 1, Kinds: []Direction{GradientDirection, SignDirection}}
+	b, err := estimateBoundary(context.Background(), net, x, y, cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := roundStats(b, y, 2)
-	const aLo, aHi = 0.3, 0.9
-	gx, gy, err := generate(b, sub, &rep, 200, aLo, aHi, rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(gy) != 200 || len(gx) != 200*d {
-		t.Fatalf("generated %d examples (%d values), want 200", len(gy), len(gx))
-	}
-	// Shares inversely proportional to the class medians; counts as apportioned.
-	wantShares, _ := ClassShares([]float64{rep.Classes[0].Median, rep.Classes[1].Median})
-	for c := range 2 {
-		if rep.Classes[c].Share != wantShares[c] {
-			t.Errorf("class %d share %v, want %v", c, rep.Classes[c].Share, wantShares[c])
+	for _, a := range []struct{ lo, hi float64 }{{0.3, 0.9}, {1.1, 1.6}} {
+		rep := roundStats(b, y, 2)
+		gx, gy, err := generate(b, sub, &rep, 200, a.lo, a.hi, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
 		}
-		n := 0
-		for _, l := range gy {
-			if l == c {
-				n++
+		if len(gy) != 200 || len(gx) != 200*d {
+			t.Fatalf("generated %d examples (%d values), want 200", len(gy), len(gx))
+		}
+		// Shares inversely proportional to the class medians; counts as apportioned.
+		wantShares, _ := ClassShares([]float64{rep.Classes[0].Median, rep.Classes[1].Median})
+		for c := range 2 {
+			if rep.Classes[c].Share != wantShares[c] {
+				t.Errorf("class %d share %v, want %v", c, rep.Classes[c].Share, wantShares[c])
+			}
+			n := 0
+			for _, l := range gy {
+				if l == c {
+					n++
+				}
+			}
+			if n != rep.Classes[c].Generated {
+				t.Errorf("class %d: %d generated, report says %d", c, n, rep.Classes[c].Generated)
 			}
 		}
-		if n != rep.Classes[c].Generated {
-			t.Errorf("class %d: %d generated, report says %d", c, n, rep.Classes[c].Generated)
+		if g := rep.Kinds[0].Generated + rep.Kinds[1].Generated; g != 200 || rep.Kinds[0].Generated == 0 || rep.Kinds[1].Generated == 0 {
+			t.Errorf("generated per direction %d and %d, want both used, 200 in all", rep.Kinds[0].Generated, rep.Kinds[1].Generated)
 		}
-	}
-	pred, err := nn.Predict(net, gx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for g := range gy {
-		xg := gx[g*d : (g+1)*d]
-		// Find the source: the example of the same label for which xg − x
-		// is α·r·u with α in range.
-		found := false
-		for i := range y {
-			if y[i] != gy[g] || !b.crossed[i] {
-				continue
+		pred, err := nn.Predict(net, gx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		beyond := 0
+		for g := range gy {
+			xg := gx[g*d : (g+1)*d]
+			// Find the source: an example of the same label and one of its
+			// directions for which xg − x is α·r·u with α in range.
+			found, clipped := false, false
+			for p := range b.n * b.k {
+				i := p / b.k
+				if y[i] != gy[g] || !b.pairCrossed[p] {
+					continue
+				}
+				u := b.pairDir[p*d : (p+1)*d]
+				var dist2, dot float64
+				for j := range d {
+					dv := float64(xg[j]) - float64(x[i*d+j])
+					dist2 += dv * dv
+					dot += dv * float64(u[j])
+				}
+				dist := math.Sqrt(dist2)
+				// Parallel to u (|dot| = ‖Δ‖ up to float32 rounding of the
+				// values, ~1e-7 each) and of length α·r.
+				if math.Abs(dot-dist) > 1e-6 {
+					continue
+				}
+				alpha := dist / b.pairDist[p]
+				if alpha >= a.lo-1e-5 && alpha < a.hi+1e-5 {
+					found = true
+					break
+				}
 			}
-			u := b.dir[i*d : (i+1)*d]
-			var dist2, dot float64
-			for j := range d {
-				dv := float64(xg[j]) - float64(x[i*d+j])
-				dist2 += dv * dv
-				dot += dv * float64(u[j])
+			if !found {
+				t.Fatalf("α in [%v, %v): generated example %d is not x + α·r·u of any source", a.lo, a.hi, g)
 			}
-			dist := math.Sqrt(dist2)
-			// Parallel to u (|dot| = ‖Δ‖ up to float32 rounding of the
-			// values, ~1e-7 each) and of length α·r.
-			if math.Abs(dot-dist) > 1e-6 {
-				continue
+			for _, v := range xg {
+				if v < 0 || v > 1 {
+					t.Fatalf("generated value %v outside [0, 1]", v)
+				}
+				clipped = clipped || v == 0 || v == 1
 			}
-			alpha := dist / b.dist[i]
-			if alpha >= aLo-1e-5 && alpha < aHi+1e-5 {
-				found = true
-				break
+			switch {
+			case a.hi <= 1 && pred[g] != gy[g]:
+				t.Errorf("generated example %d classified %d, label %d: not inside the gap", g, pred[g], gy[g])
+			case a.lo > 1 && !clipped:
+				beyond++
+				if pred[g] == gy[g] {
+					t.Errorf("generated example %d at α > 1 classified %d, its label: not beyond the boundary", g, pred[g])
+				}
 			}
 		}
-		if !found {
-			t.Fatalf("generated example %d is not x + α·r·u for α in [%v, %v) of any source", g, aLo, aHi)
-		}
-		for _, v := range xg {
-			if v < 0 || v > 1 {
-				t.Fatalf("generated value %v outside [0, 1]", v)
-			}
-		}
-		if pred[g] != gy[g] {
-			t.Errorf("generated example %d classified %d, label %d: not inside the gap", g, pred[g], gy[g])
+		if a.lo > 1 && beyond < 100 {
+			t.Errorf("only %d of 200 unclipped examples beyond the boundary checked", beyond)
 		}
 	}
 	// Near the edges of [0, 1], generated values are clipped.
-	edge := &boundary{dist: []float64{5}, dir: []float32{1, 0, 0, 0, 0, 0}, correct: []bool{true}, crossed: []bool{true}}
-	rep2 := Round{Classes: []ClassDistance{{Median: 5}, {Median: math.NaN()}}}
+	edge := &boundary{n: 1, k: 1, d: d, kinds: []Direction{GradientDirection}, all: true,
+		pairDist: []float64{5}, pairCrossed: []bool{true}, pairDir: []float32{1, 0, 0, 0, 0, 0},
+		dist: []float64{5}, correct: []bool{true}, crossed: []bool{true}}
+	rep2 := Round{Classes: []ClassDistance{{Median: 5}, {Median: math.NaN()}}, Kinds: make([]KindDistance, 1)}
 	esub := &data.Dataset{Channels: 1, Height: 1, Width: d, Classes: 2, X: []float32{0.9, 0.5, 0.5, 0.5, 0.5, 0.5}, Y: []int{0}}
 	ex, ey, err := generate(edge, esub, &rep2, 3, 0.5, 1, rand.New(rand.NewPCG(1, 3)))
 	if err != nil {
@@ -337,7 +358,18 @@ func TestGenerateInsideGap(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
+func TestQuantile(t *testing.T) {
+	// Linear interpolation between order statistics: the 0.1-quantile of
+	// 1…11 is the 2nd value, of 1…10 is 1 + 0.9·(2 − 1).
+	if q := quantile([]float64{11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.1); q != 2 {
+		t.Errorf("quantile 0.1 = %v, want 2", q)
+	}
+	if q := quantile([]float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0.1); math.Abs(q-1.9) > 1e-15 {
+		t.Errorf("quantile 0.1 = %v, want 1.9", q)
+	}
+	if q := quantile([]float64{3, 1}, 1); q != 3 {
+		t.Errorf("quantile 1 = %v, want 3", q)
+	}
 	if m := median([]float64{3, 1, 2}); m != 2 {
 		t.Errorf("median = %v, want 2", m)
 	}
@@ -367,7 +399,7 @@ func TestFeedbackLearningRaisesMedianDistance(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rounds []Round
-		fl := FeedbackLearning{Rounds: 3, Sample: 400,
+		fl := FeedbackLearning{Rounds: 3, Sample: 400, Generate: 400,
 			Config:  nn.TrainConfig{Epochs: 3, BatchSize: 32, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(0.002)},
 			OnRound: func(r Round) error { rounds = append(rounds, r); return nil }}
 		res, err := fl.Run(ctx, net, tr)
@@ -398,9 +430,9 @@ func TestFeedbackLearningRaisesMedianDistance(t *testing.T) {
 				}
 				continue
 			}
-			// Generate defaults to the number measured; Mix 0.5 doubles it.
-			if r.Generated != 400 || r.FineTune != 800 || r.Train.Steps != 3*25 {
-				t.Errorf("round %d: generated %d, fine-tune set %d, steps %d; want 400, 800, 75", i, r.Generated, r.FineTune, r.Train.Steps)
+			// Mix 0.5 doubles the generated set.
+			if r.Generated != 400 || r.Retrain != 800 || r.Train.Steps != 3*25 {
+				t.Errorf("round %d: generated %d, retraining set %d, steps %d; want 400, 800, 75", i, r.Generated, r.Retrain, r.Train.Steps)
 			}
 			steps += r.Train.Steps
 			var shareSum float64
@@ -428,6 +460,9 @@ func TestFeedbackLearningErrors(t *testing.T) {
 	net := mlp(t, 2, 2, 4, 2, 1)
 	trained := net.Clone()
 	trainStd(t, trained, ds, 10, 0.05)
+	// A network whose logits are NaN would give NaN distances.
+	nanNet := trained.Clone()
+	nanNet.Param("out.weight").Data[0] = float32(math.NaN())
 	stop := errors.New("stop")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -447,7 +482,18 @@ func TestFeedbackLearningErrors(t *testing.T) {
 		{"shape", context.Background(), FeedbackLearning{}, net, wrong, nn.ErrShape},
 		{"mix", context.Background(), FeedbackLearning{Mix: 1.5}, net, ds, ErrParam},
 		{"alpha order", context.Background(), FeedbackLearning{AlphaMin: 0.9, AlphaMax: 0.6}, net, ds, ErrParam},
-		{"alpha above 1", context.Background(), FeedbackLearning{AlphaMax: 1.2}, net, ds, ErrParam},
+		{"alpha empty", context.Background(), FeedbackLearning{AlphaMin: 0.7, AlphaMax: 0.7}, net, ds, ErrParam},
+		{"alpha infinite", context.Background(), FeedbackLearning{AlphaMax: math.Inf(1)}, net, ds, ErrParam},
+		{"alpha NaN", context.Background(), FeedbackLearning{AlphaMin: math.NaN()}, net, ds, ErrParam},
+		{"negative alpha", context.Background(), FeedbackLearning{AlphaMin: -0.5}, net, ds, ErrParam},
+		{"mix NaN", context.Background(), FeedbackLearning{Mix: math.NaN()}, net, ds, ErrParam},
+		{"negative sample", context.Background(), FeedbackLearning{Sample: -1}, net, ds, ErrParam},
+		{"negative start", context.Background(), FeedbackLearning{StartRound: -1}, net, ds, ErrParam},
+		{"start after the end", context.Background(), FeedbackLearning{Rounds: 2, StartRound: 3}, net, ds, ErrParam},
+		{"no kinds", context.Background(), FeedbackLearning{Distance: DistanceConfig{Kinds: []Direction{}}}, net, ds, ErrParam},
+		{"unknown kind", context.Background(), FeedbackLearning{Distance: DistanceConfig{Kinds: []Direction{7}}}, net, ds, ErrParam},
+		{"kinds and directions", context.Background(), FeedbackLearning{Distance: DistanceConfig{Directions: 2, Kinds: []Direction{SignDirection}}}, net, ds, ErrParam},
+		{"NaN weights", context.Background(), FeedbackLearning{}, nanNet, ds, nn.ErrNonFinite},
 		{"negative rounds", context.Background(), FeedbackLearning{Rounds: -1}, net, ds, ErrParam},
 		{"distance config", context.Background(), FeedbackLearning{Distance: DistanceConfig{Scan: -1}}, net, ds, ErrParam},
 		{"callback", context.Background(), FeedbackLearning{Rounds: 1, OnRound: func(Round) error { return stop }}, trained, ds, stop},
@@ -501,7 +547,7 @@ func TestBoundaryDistanceMatchesPlainSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		dirs := make([]float32, 5*d)
-		directions(dirs, g, 8, i)
+		directions(dirs, g, []Direction{GradientDirection, RandomDirection, RandomDirection, RandomDirection, RandomDirection}, 8, i)
 		want := 1.5
 		for q := range 5 {
 			u := dirs[q*d : (q+1)*d]
@@ -526,5 +572,146 @@ func TestBoundaryDistanceMatchesPlainSearch(t *testing.T) {
 		if got[i] != want {
 			t.Errorf("example %d: %v, plain search %v", i, got[i], want)
 		}
+	}
+}
+
+// marginProblem is a two-class problem in [0, 1]² whose best linear
+// boundary is known: class 0 has x₁ ∈ [0.15, 0.3], class 1 x₁ ∈ [0.7, 0.85],
+// x₂ uniform and uninformative. The boundary x₁ = 0.5 maximises the
+// smaller class's median distance, at 0.275 for both classes.
+func marginProblem(n int, seed uint64) *data.Dataset {
+	r := rand.New(rand.NewPCG(seed, 9))
+	ds := &data.Dataset{Name: "margins", Channels: 1, Height: 1, Width: 2, Classes: 2}
+	for i := range n {
+		c := i % 2
+		x1 := 0.15 + 0.15*r.Float64() + 0.55*float64(c)
+		ds.X = append(ds.X, float32(x1), float32(r.Float64()))
+		ds.Y = append(ds.Y, c)
+	}
+	return ds
+}
+
+// classMedians returns the median boundary distance of each class of ds.
+func classMedians(t *testing.T, net *nn.Network, ds *data.Dataset) [2]float64 {
+	t.Helper()
+	dist, err := BoundaryDistances(context.Background(), net, ds.X, ds.Y, DistanceConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var per [2][]float64
+	for i, v := range dist {
+		per[ds.Y[i]] = append(per[ds.Y[i]], v)
+	}
+	return [2]float64{median(per[0]), median(per[1])}
+}
+
+// Started from a linear model whose boundary x₁ = 0.35 hugs class 0
+// (medians 0.125 and 0.425 by construction), feedback learning gives class
+// 0 most of the examples and moves the boundary towards the middle: the
+// smaller median rises towards the best possible 0.275 and the two medians
+// draw together. (Plain retraining widens this separable problem's margins
+// too, as gradient descent on cross-entropy tends to the maximum-margin
+// boundary; the test checks the loop, not that it beats that.)
+func TestFeedbackLearningWidensKnownMargins(t *testing.T) {
+	ctx := context.Background()
+	tr, te := marginProblem(400, 1), marginProblem(400, 2)
+	start := linear2(t, []float32{-40, 0, 0, 0}, []float32{14, 0}) // z₀ − z₁ = 14 − 40·x₁
+	m0 := classMedians(t, start, te)
+	// The distance of a point to x₁ = 0.35 is |x₁ − 0.35|, found along the
+	// gradient direction to within the bisection bracket √2/10/2^20 and
+	// float32 rounding (1e-6).
+	var want [2][]float64
+	for i, c := range te.Y {
+		want[c] = append(want[c], math.Abs(float64(te.X[2*i])-0.35))
+	}
+	for c := range 2 {
+		if w := median(want[c]); math.Abs(m0[c]-w) > 1e-6 {
+			t.Fatalf("class %d starting median %v, want %v", c, m0[c], w)
+		}
+	}
+	cfg := nn.TrainConfig{Epochs: 5, BatchSize: 20, LR: nn.ConstantLR(0.01), Seed: 3}
+	var rounds []Round
+	net := start.Clone()
+	_, err := FeedbackLearning{Rounds: 4, Sample: 200, Generate: 400, Config: cfg, Seed: 4,
+		OnRound: func(r Round) error { rounds = append(rounds, r); return nil }}.Run(ctx, net, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := classMedians(t, net, te)
+	t.Logf("class medians: start %.3f, F.L. %.3f", m0, m1)
+	for _, r := range rounds {
+		t.Logf("round %d: class medians %.3f %.3f, shares %.2f %.2f, %d of %d generated misclassified",
+			r.Round, r.Classes[0].Median, r.Classes[1].Median, r.Classes[0].Share, r.Classes[1].Share, r.Misclassified, r.Generated)
+	}
+	// Round 0 sees the skewed margins and gives class 0 the larger share.
+	if s := rounds[0].Classes[0].Share; !(s > 0.7) {
+		t.Errorf("round 0 class-0 share %.3f, want > 0.7 (0.425/(0.125+0.425) = 0.77)", s)
+	}
+	if a := accuracy(t, net, te); a != 1 {
+		t.Errorf("F.L. test accuracy %v, want 1 (the classes are separated by 0.4)", a)
+	}
+	// The smaller median must cover most of the way from 0.125 to 0.275.
+	if lo := min(m1[0], m1[1]); lo < 0.2 {
+		t.Errorf("smaller class median %.3f after F.L., want ≥ 0.2 (start 0.125, best 0.275)", lo)
+	}
+	if gap0, gap1 := m0[1]-m0[0], math.Abs(m1[1]-m1[0]); gap1 > gap0/2 {
+		t.Errorf("class medians %.3f apart after F.L., %.3f before: want the inequality at least halved", gap1, gap0)
+	}
+}
+
+// The same seed gives the same weights, and a run stopped after a round and
+// resumed with StartRound gives the weights of an uninterrupted one.
+func TestFeedbackLearningDeterministicAndResumable(t *testing.T) {
+	ctx := context.Background()
+	ds := blobs(300, 4, 3, 3, 0.15, 3, 1)
+	base := mlp(t, 3, 3, 16, 4, 3)
+	trainStd(t, base, ds, 10, 0.02)
+	fl := FeedbackLearning{Rounds: 2, Sample: 100, Generate: 150, AlphaMax: 2, Seed: 5,
+		Config: nn.TrainConfig{Epochs: 2, BatchSize: 25}}
+	weights := func(n *nn.Network) []float32 {
+		var w []float32
+		for _, p := range n.Params() {
+			w = append(w, p.Data...)
+		}
+		return w
+	}
+	a, b := base.Clone(), base.Clone()
+	ra, err := fl.Run(ctx, a, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fl.Run(ctx, b, ds); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(weights(a), weights(b)) {
+		t.Fatal("two runs with the same seed differ")
+	}
+	stop := errors.New("killed")
+	c := base.Clone()
+	first := fl
+	first.OnRound = func(r Round) error { return stop }
+	if _, err := first.Run(ctx, c, ds); !errors.Is(err, stop) {
+		t.Fatalf("first part: %v", err)
+	}
+	rest := fl
+	rest.StartRound = 1
+	rc, err := rest.Run(ctx, c, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(weights(a), weights(c)) {
+		t.Error("resumed run differs from the uninterrupted one")
+	}
+	if len(rc.Rounds) != 2 || rc.Rounds[0].Round != 1 || !rc.Rounds[1].Final || rc.Rounds[1].Median != ra.Rounds[2].Median {
+		t.Errorf("resumed rounds %+v", rc.Rounds)
+	}
+	other := fl
+	other.Seed = 6
+	d := base.Clone()
+	if _, err := other.Run(ctx, d, ds); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(weights(a), weights(d)) {
+		t.Error("another seed gives the same weights")
 	}
 }
