@@ -35,7 +35,7 @@ func main() {
 	profile := flag.String("profile", "quick", "quick, paper, or smoke (seconds, for tests)")
 	width := flag.Int("width", 1, "wide ResNet-32 width factor (10 = the paper's model)")
 	cache := flag.String("cache", "cache/cifar10", "folder for trained models and checkpoints")
-	out := flag.String("out", "results/cifar10", "folder for the report, tables and figures")
+	out := flag.String("out", "out/cifar10", "folder for the report, tables and figures (the committed ones were written with -out results/cifar10)")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	var adv advOptions
@@ -103,9 +103,9 @@ func budgetFor(profile string) budget {
 	case "smoke":
 		return budget{trainImages: 200, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 20}
 	case "paper":
-		return budget{epochs: 15, subEpochs: 5, flRounds: 2, flSample: 1000}
+		return budget{epochs: 15, subEpochs: 5, flRounds: 3, flSample: 5000}
 	default:
-		return budget{trainImages: 10000, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 200}
+		return budget{trainImages: 10000, epochs: 1, subEpochs: 1, flRounds: 1, flSample: 1000}
 	}
 }
 
@@ -152,6 +152,7 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 		TableNumbers: [2]int{3, 4},
 		LipFigure:    4,
 		TargetClean:  0.88,
+		PaperOrigQ:   0.4792,
 		LipLayers: func(layer string) bool {
 			return strings.HasPrefix(layer, "units.13.") || strings.HasPrefix(layer, "units.14.") || layer == "fc"
 		},
@@ -182,7 +183,8 @@ func augment() nn.Hook {
 }
 
 func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) string) []pipeline.Regime {
-	progress := nn.Progress(os.Stdout, 20)
+	// progress names the model on every line.
+	progress := func(label string) nn.Hook { return nn.Progress(pipeline.Prefix(os.Stdout, label+": "), 20) }
 	resnet := func(r *rand.Rand) (*nn.Network, error) { return nn.WideResNet32(width, r) }
 	sgd := func() nn.Optimizer { return &nn.SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4} }
 	advEpochs, advSteps, advName := b.advRegime(adv)
@@ -202,7 +204,7 @@ func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) 
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.epochs, StartEpoch: start, BatchSize: 128,
 					Optimizer: sgd(), LR: nn.OneCycleLR(0.1), Seed: seed,
-					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
+					Hooks: append([]nn.Hook{augment(), progress("Orig.")}, hooks...)}}.Train(ctx, net, ds)
 				return err
 			}},
 		{Key: key(advName), Label: "Adv.", New: resnet, Epochs: advEpochs,
@@ -210,31 +212,28 @@ func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) 
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Adversarial{
 					Config: nn.TrainConfig{Epochs: advEpochs, StartEpoch: start, BatchSize: 128, Optimizer: sgd(),
-						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress}, hooks...)},
+						LR: nn.OneCycleLR(0.1), Seed: seed, Hooks: append([]nn.Hook{augment(), progress("Adv.")}, hooks...)},
 					Examples: advEx,
 				}.Train(ctx, net, ds)
 				return err
 			}},
-		{Key: key("fl"), Label: "F.L.", New: resnet, Epochs: 1, From: key("orig"),
-			Recipe: fmt.Sprintf("feedback learning (our reconstruction) from Orig.: %d round(s), %d measured training examples, "+
-				"as many generated per round, fine-tuned 1 epoch with SGD at 0.01", b.flRounds, b.flSample),
-			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, _ int, _ []nn.Hook) error {
-				_, err := defense.FeedbackLearning{Rounds: b.flRounds, Sample: b.flSample, Generate: b.flSample, Seed: seed,
-					Distance: defense.DistanceConfig{Seed: seed},
-					Config:   nn.TrainConfig{Optimizer: &nn.SGD{Momentum: 0.9}, LR: nn.ConstantLR(0.01), BatchSize: 128, Seed: seed},
-					OnRound: func(r defense.Round) error {
-						fmt.Printf("F.L. round %d (final %v): median boundary distance %.4f over %d correct\n", r.Round, r.Final, r.Median, r.Correct)
-						return nil
-					},
-				}.Train(ctx, net, ds)
-				return err
-			}},
+		{Key: key("fl2"), Label: "F.L.", New: resnet, Epochs: b.flRounds, From: key("orig"),
+			Recipe: fmt.Sprintf("feedback learning (defense.FeedbackLearning) from Orig.: %d round(s), each measuring the L2 "+
+				"distance to the boundary of %d training examples along their loss gradient, its sign and a random direction, "+
+				"generating %d examples at α ∈ [0.5, 1.5) times it in per-class shares inversely proportional to the class "+
+				"medians, and retraining 1 epoch on them plus as many clean examples with SGD (momentum 0.9) at 0.01",
+				b.flRounds, b.flSample, 2*b.flSample),
+			Train: pipeline.FeedbackTrain(defense.FeedbackLearning{Rounds: b.flRounds, Sample: b.flSample, Seed: seed,
+				Distance:     defense.DistanceConfig{Seed: seed},
+				NewOptimizer: func() nn.Optimizer { return &nn.SGD{Momentum: 0.9} },
+				Config:       nn.TrainConfig{LR: nn.ConstantLR(0.01), BatchSize: 128, Seed: seed, Hooks: []nn.Hook{progress("F.L.")}},
+			}, pipeline.Prefix(os.Stdout, "F.L.: "))},
 		{Key: key("sub"), Label: "Substitute", New: substitute, Epochs: b.subEpochs,
 			Recipe: fmt.Sprintf("a small plain CNN (conv3×3×32–pool–conv3×3×64–pool–FC256–FC10), %s, %d epoch(s), Adam one-cycle (max 2e-3), augmentation", trainDesc, b.subEpochs),
 			Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 				_, err := defense.Standard{Config: nn.TrainConfig{Epochs: b.subEpochs, StartEpoch: start, BatchSize: 128,
 					Optimizer: &nn.Adam{}, LR: nn.OneCycleLR(2e-3), Seed: seed,
-					Hooks: append([]nn.Hook{augment(), progress}, hooks...)}}.Train(ctx, net, ds)
+					Hooks: append([]nn.Hook{augment(), progress("Substitute")}, hooks...)}}.Train(ctx, net, ds)
 				return err
 			}},
 	}

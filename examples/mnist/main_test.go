@@ -16,14 +16,14 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Table 1", "Table 2", "Table A", "Figure 1", "Figure 3", "Verdict", "Adv.+mu (Q)"} {
+	for _, want := range []string{"Table 1", "Table 2", "Table A", "Figure 1", "Figure 3", "Verdict", "Adv.+mu (Q)", "(chosen)", "mu-law(255)-maxabs"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -35,11 +35,11 @@ func TestSmokeProfile(t *testing.T) {
 		}
 	}
 	// A second run loads every model and every row from the cache.
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
 		t.Fatal(err)
 	}
 	// The defense check reuses the cached models and adds a QAT one.
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, true); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, true); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(out, "defenses.md"))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -29,8 +28,13 @@ type Experiment struct {
 	// Substitute is the key of the black-box substitute.
 	Substitute string
 	// MuLayers chooses the layers the μ-law maps; MuNote says which in words.
+	// The +mu rows use defense.MuLaw{} (F on the weights themselves); the
+	// max|W|-normalised variant appears in an extra table.
 	MuLayers quant.Selector
 	MuNote   string
+	// PaperOrigQ is the paper's Orig. (Q) clean accuracy (a fraction): the
+	// quantization scheme whose Orig. (Q) is closest to it is the tables'.
+	PaperOrigQ float64
 	// TableNumbers are the paper's numbers of the white-box and black-box
 	// tables (1 and 2 for MNIST, 3 and 4 for CIFAR-10); LipFigure that of
 	// the ‖ΔW‖₂ figure (3 or 4).
@@ -47,12 +51,15 @@ type Experiment struct {
 	Seed       uint64
 	Log        io.Writer
 
-	started  time.Time
-	nets     map[string]*nn.Network
-	trainDur map[string]TrainTime
-	rows     []Row
-	results  []RowResult
-	subClean float64
+	started   time.Time
+	scheme    Scheme
+	schemeAcc []float64 // Orig. (Q) clean accuracy of each of Schemes
+	muTable   string
+	nets      map[string]*nn.Network
+	trainDur  map[string]TrainTime
+	rows      []Row
+	results   []RowResult
+	subClean  float64
 }
 
 // RowResult is everything measured on one row; it is cached as JSON so that
@@ -87,8 +94,11 @@ func (e *Experiment) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.chooseScheme(); err != nil {
+		return err
+	}
 	for _, key := range e.Rows {
-		rows, err := Variants(e.regime(key).Label, key, e.nets[key], e.Profile.Bits, e.MuLayers)
+		rows, err := Variants(e.regime(key).Label, key, e.nets[key], e.scheme.New(e.Profile.Bits), e.MuLayers)
 		if err != nil {
 			return err
 		}
@@ -101,6 +111,9 @@ func (e *Experiment) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(e.Log, "crafting transferred examples on the substitute and the full-precision models (%d images)\n", p.NAttack)
 	at := e.Test.Head(p.NAttack)
+	if e.muTable, err = e.muVariants(at); err != nil {
+		return err
+	}
 	shared, fromBase, err := e.precompute(ctx, at)
 	if err != nil {
 		return err
@@ -114,7 +127,11 @@ func (e *Experiment) Run(ctx context.Context) error {
 			100*res.Clean, 100*res.Acc["PGD"], 100*res.Worst, res.Seconds)
 		e.results = append(e.results, res)
 	}
-	return e.writeReport(ctx)
+	if err := e.writeReport(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Log, "done in %s: the report is %s\n", time.Since(e.started).Round(time.Second), filepath.Join(e.Out, "README.md"))
+	return nil
 }
 
 func (e *Experiment) regime(key string) Regime {
@@ -131,17 +148,17 @@ func (e *Experiment) whiteBox() []attack.Attack {
 	p := e.Profile
 	return []attack.Attack{
 		attack.Rename(attack.FGSM{Eps: p.FGSM[2]}, "FGSM-s"),
-		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed}, "PGD"),
-		attack.Rename(attack.BIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps}, "BIM"),
-		attack.Rename(attack.MIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps}, "MIM"),
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, EarlyStop: p.EarlyStop}, "PGD"),
+		attack.Rename(attack.BIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps, EarlyStop: p.EarlyStop}, "BIM"),
+		attack.Rename(attack.MIM{Eps: p.Eps, Step: p.Step, Steps: p.Steps, EarlyStop: p.EarlyStop}, "MIM"),
 	}
 }
 
 func (e *Experiment) adaptive() []attack.Attack {
 	p := e.Profile
 	return []attack.Attack{
-		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.CWMargin{}}, "PGD-CW"),
-		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.DLR{}}, "PGD-DLR"),
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.CWMargin{}, EarlyStop: p.EarlyStop}, "PGD-CW"),
+		attack.Rename(attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed, Loss: nn.DLR{}, EarlyStop: p.EarlyStop}, "PGD-DLR"),
 		attack.Rename(attack.APGD{Eps: p.Eps, Steps: p.APGDSteps, Seed: e.Seed}, "APGD-CE"),
 		attack.Rename(attack.APGD{Eps: p.Eps, Steps: p.APGDSteps, Seed: e.Seed, Loss: nn.DLR{}}, "APGD-DLR"),
 		attack.Rename(attack.Square{Eps: p.Eps, Queries: p.SquareQueries, Seed: e.Seed}, "Square"),
@@ -197,12 +214,7 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 // an earlier run of the same profile, seed and models.
 func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, shared []attack.Attack, fromBase map[string]attack.Attack) (RowResult, error) {
 	p := e.Profile
-	// The key names everything the result depends on: the profile (its
-	// name and a hash of its settings), seed, the row's trained model and
-	// the substitute (transfers).
-	h := fnv.New32a()
-	fmt.Fprintf(h, "%+v", p)
-	cachePath := filepath.Join(e.Cache, "eval", fmt.Sprintf("%s-%08x-s%d-%s-%s-%s.json", p.Name, h.Sum32(), e.Seed, r.Base, e.Substitute, fileName(r.Label)))
+	cachePath := filepath.Join(e.Cache, "eval", rowKey(p, e.Seed, r.Label, r.Net, e.nets[r.Base], e.nets[e.Substitute])+".json")
 	if b, err := os.ReadFile(cachePath); err == nil {
 		var res RowResult
 		if json.Unmarshal(b, &res) == nil && res.Label == r.Label {

@@ -99,10 +99,9 @@ type Row struct {
 }
 
 // Variants returns the four rows of a trained model: as trained, (Q) with
-// `bits`-bit linear weights, +mu with the μ-law mapping on the layers sel
-// chooses, and +mu (Q), mapped then quantized.
-func Variants(label, base string, net *nn.Network, bits int, mu quant.Selector) ([]Row, error) {
-	q := quant.Linear{Bits: bits}
+// weights quantized by q, +mu with the μ-law mapping (F on the weights
+// themselves) on the layers sel chooses, and +mu (Q), mapped then quantized.
+func Variants(label, base string, net *nn.Network, q quant.Quantizer, mu quant.Selector) ([]Row, error) {
 	qn, err := quant.Apply(net, q, nil)
 	if err != nil {
 		return nil, err

@@ -22,35 +22,52 @@ func savePlot(p *plot.Plot, path string, w, h vg.Length) error {
 	return WriteFileAtomic(path, buf.Bytes())
 }
 
-// plotBits draws Figure 1: clean accuracy (%) against the bit width.
+// plotBits draws Figure 1: clean accuracy (%) against the bit width, each
+// series ending in its float32 accuracy (series[l] holds one value per
+// width, then the float one), with every width labelled.
 func plotBits(path, title string, bits []int, labels []string, series map[string][]float64) error {
 	p := plot.New()
 	p.Title.Text = title + ": clean accuracy of k-bit quantized models"
 	p.X.Label.Text = "weight bits"
 	p.Y.Label.Text = "accuracy (%)"
-	p.Y.Min, p.Y.Max = 0, 100
+	p.Y.Min, p.Y.Max = 0, 105
 	p.Legend.Top = false
 	p.Legend.Left = false
+	floatX := float64(bits[len(bits)-1] + 2)
+	var ticks []plot.Tick
+	for _, b := range bits {
+		ticks = append(ticks, plot.Tick{Value: float64(b), Label: fmt.Sprint(b)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(append(ticks, plot.Tick{Value: floatX, Label: "float"}))
+	p.X.Min, p.X.Max = float64(bits[0])-0.5, floatX+0.5
 	var args []any
 	for _, l := range labels {
-		pts := make(plotter.XYs, len(bits))
+		pts := make(plotter.XYs, len(bits)+1)
 		for i, b := range bits {
 			pts[i] = plotter.XY{X: float64(b), Y: 100 * series[l][i]}
 		}
+		pts[len(bits)] = plotter.XY{X: floatX, Y: 100 * series[l][len(bits)]}
 		args = append(args, l, pts)
 	}
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
-	return savePlot(p, path, 6*vg.Inch, 4*vg.Inch)
+	return savePlot(p, path, 7*vg.Inch, 4.5*vg.Inch)
 }
 
 // plotLipschitz draws Figure 3: ‖ΔW‖₂ per layer, one bar per model and
 // mapping.
-func plotLipschitz(path, title string, rows []lipRow) error {
+func plotLipschitz(path, title string, bits int, rows []lipRow) error {
 	p := plot.New()
-	p.Title.Text = title + ": ‖ΔW‖₂ = ‖Q(W) − W‖₂ per layer"
+	p.Title.Text = fmt.Sprintf("%s: ‖ΔW‖₂ = ‖Q(W) − W‖₂ per layer, %d-bit weights", title, bits)
 	p.Y.Label.Text = "‖ΔW‖₂"
+	p.X.Label.Text = "layer"
+	top := 0.0
+	for _, r := range rows {
+		top = max(top, r.Spectral)
+	}
+	// Head room for the legend above the tallest bar.
+	p.Y.Min, p.Y.Max = 0, 1.5*top
 	var layers []string
 	seen := map[string]bool{}
 	type key struct {

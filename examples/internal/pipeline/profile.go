@@ -31,6 +31,10 @@ type Profile struct {
 	// LipIters caps the power iterations of each conv operator norm; 0
 	// means lipschitz's default (500).
 	LipIters int
+	// EarlyStop makes PGD, BIM and MIM stop working on an image once it is
+	// misclassified, keeping that adversarial example (AutoAttack's
+	// convention; the paper profile's, to make its image count affordable).
+	EarlyStop bool
 }
 
 // MNISTProfile returns the "quick" or "paper" profile for MNIST. Attack
@@ -51,9 +55,10 @@ func MNISTProfile(name string) (Profile, error) {
 		p.CWSteps, p.CWBinary, p.CWConst = 30, 3, 1
 		p.APGDSteps, p.SquareQueries = 40, 300
 	case "paper":
-		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 500
+		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 1000
 		p.CWSteps, p.CWBinary, p.CWConst = 100, 5, 0.1
 		p.APGDSteps, p.SquareQueries = 100, 2000
+		p.EarlyStop = true
 	case "smoke":
 		// A few seconds of everything, for the example's own test.
 		p.NClean, p.NFigure, p.NAttack, p.Batch = 200, 100, 8, 4

@@ -116,9 +116,22 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		}
 		f("| %s | %s | %s | %s |\n", r.Label, r.Recipe, acc, e.trainDur[r.Key])
 	}
-	f("\nVariants: **(Q)** = every conv and dense weight quantized to %d bits (linear, symmetric, per tensor, scale max|W|, "+
-		"round to nearest; biases stay float); **+mu** = %s, F(x) = sgn(x)·ln(1+255|x|)/ln 256 on weights scaled by max|W| "+
-		"and scaled back; **+mu (Q)** = mapped, then quantized.\n\n", p.Bits, e.MuNote)
+	f("\nVariants: **(Q)** = every conv and dense weight quantized to %d bits with the %s scheme (%s; biases stay float); "+
+		"**+mu** = %s, F(x) = sgn(x)·ln(1+255|x|)/ln 256 applied to the weights themselves, as the paper's Eq. 3a writes it "+
+		"(defense.MuLaw{}); **+mu (Q)** = mapped, then quantized.\n\n", p.Bits, e.scheme.Name, e.scheme.Describe, e.MuNote)
+	f("**The quantizer is a choice.** The paper says only \"linear (uniform) levels, weights only\". Orig. (Q) clean accuracy, "+
+		"the one row the paper's claims do not contest, decides between the candidate schemes: the tables use the one closest "+
+		"to the paper's %s%%.\n\n| scheme | Orig. (Q) clean (%d images) |\n| --- | --- |\n", pct(e.PaperOrigQ), p.NClean)
+	for i, s := range Schemes {
+		mark := ""
+		if s.Name == e.scheme.Name {
+			mark = " (chosen)"
+		}
+		f("| %s%s: %s | %s |\n", s.Name, mark, s.Describe, pct(e.schemeAcc[i]))
+	}
+	f("\n**The μ-law mapping.** Applied literally, F needs weights in [−1, 1]. robustq also offers F on weights scaled by "+
+		"max|W| and scaled back (defense.MuLaw{Scale: defense.MuMaxAbs}), a variant the paper does not describe. Both, on the "+
+		"%d attacked images (logit gap, gradients) and %d clean ones:\n\n%s\n", p.NAttack, p.NClean, e.muTable)
 	f("## Attack settings\n\n")
 	f("- White-box: FGSM ε %.2g (w), %.2g (m), %.2g (s); PGD (random start), BIM, MIM (μ = 1): L∞ ε %.2g, step %.2g, %d steps, cross-entropy; "+
 		"CW-L2: Adam lr %.2g, %d steps × %d binary-search rounds over c from %.2g (×10 until the first success), κ = 0 (unbounded; its column is the accuracy on its outputs).\n",
@@ -128,6 +141,12 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 	f("- Adaptive (ours): PGD with the CW margin and DLR losses (same ε, step, steps), APGD-CE and APGD-DLR (%d steps), "+
 		"Square (%d queries, p_init 0.8), PGD transferred from the substitute (T-PGD-sub) and from the row's own full-precision model (T-PGD-fp).\n",
 		p.APGDSteps, p.SquareQueries)
+	if p.EarlyStop {
+		f("- PGD, BIM, MIM and the adaptive PGDs stop working on an image once it is misclassified and keep that example " +
+			"(AutoAttack's convention; never a higher accuracy than running every step, and far fewer gradients on weak models).\n")
+	} else {
+		f("- Every iterative attack runs all its steps on every image (as other libraries do; no early stopping).\n")
+	}
 	f("- Accuracy under attack = accuracy on the attack's outputs (the paper's measure). Worst case = an image counts only if it is "+
 		"classified correctly under every L∞ attack at ε %.2g (all of Table A, PGD, BIM, MIM, FGSM-s, T-FGSM-s, uniform noise).\n\n", p.Eps)
 	f("## Table %d: white-box attacks (accuracy %%)\n\n%s\n", e.TableNumbers[0], t1)
@@ -148,10 +167,9 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		}
 		f("\n")
 	}
-	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`. "+
-		"k bits means quant.Linear{Bits: k}: for k ≥ 2 the symmetric levels s·{−(2^(k−1)−1), …, 2^(k−1)−1} with s = max|W|/(2^(k−1)−1); "+
-		"for k = 1, sign(w)·mean|W|. At 2 bits that grid is {−max|W|, 0, max|W|}, which sends every weight below max|W|/2 "+
-		"(almost all of them) to zero, hence the collapse to chance at 2 bits while the 1-bit scheme, scaled by the mean, survives.\n\n", fig1)
+	f("## Figure 1: clean accuracy against weight bits\n\n![Figure 1](figure1_bits.png)\n\n%s\nData: `figure1_bits.csv`, "+
+		"both schemes. Linear at 2 bits is the grid {−max|W|, 0, max|W|}, which sends every weight below max|W|/2 (almost all "+
+		"of them) to zero, hence its collapse to chance at 2 bits while its 1-bit scheme, scaled by the mean, survives.\n\n", fig1)
 	f("## Figure %d: ‖ΔW‖₂ per layer, ΔW = Q(W) − W at %d bits\n\n![Figure %d](figure%d_lipschitz.png)\n\n%s\nData: `figure%d_lipschitz.csv`. "+
 		"For conv layers ‖ΔW‖₂ is the norm of the convolution operator with the layer's padding, stride and input size "+
 		"(power iteration); the reshaped-matrix value is in the CSV.\n\n", e.LipFigure, p.Bits, e.LipFigure, e.LipFigure, fig3, e.LipFigure)
@@ -170,7 +188,7 @@ type lipRow struct {
 
 func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, error) {
 	var rows []lipRow
-	q := quant.Linear{Bits: e.Profile.Bits}
+	q := e.scheme.New(e.Profile.Bits)
 	for _, key := range e.Rows {
 		base := e.nets[key]
 		for _, mu := range []bool{false, true} {
@@ -224,14 +242,14 @@ func (e *Experiment) figureLipschitz(ctx context.Context) (string, []lipRow, err
 	if err := writeCSV(filepath.Join(e.Out, fmt.Sprintf("figure%d_lipschitz.csv", e.LipFigure)), recs); err != nil {
 		return "", nil, err
 	}
-	return b.String(), rows, plotLipschitz(filepath.Join(e.Out, fmt.Sprintf("figure%d_lipschitz.png", e.LipFigure)), e.Title, rows)
+	return b.String(), rows, plotLipschitz(filepath.Join(e.Out, fmt.Sprintf("figure%d_lipschitz.png", e.LipFigure)), e.Title, e.Profile.Bits, rows)
 }
 
 func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 	p := e.Profile
 	ds := e.Test.Head(p.NFigure)
 	series := map[string][]float64{}
-	recs := [][]string{{"model", "bits", "accuracy"}}
+	recs := [][]string{{"model scheme", "bits", "accuracy"}}
 	var b strings.Builder
 	b.WriteString("| model |")
 	for _, bits := range p.SweepBits {
@@ -240,35 +258,38 @@ func (e *Experiment) figureBits(ctx context.Context) (string, error) {
 	b.WriteString(" float |\n|" + strings.Repeat(" --- |", len(p.SweepBits)+2) + "\n")
 	var labels []string
 	for _, key := range e.Rows {
-		label := e.regime(key).Label
-		labels = append(labels, label)
-		fmt.Fprintf(&b, "| %s |", label)
-		for _, bits := range p.SweepBits {
-			if err := ctx.Err(); err != nil {
-				return "", err
+		for _, sc := range Schemes {
+			label := e.regime(key).Label + " " + sc.Name
+			labels = append(labels, label)
+			fmt.Fprintf(&b, "| %s |", label)
+			for _, bits := range p.SweepBits {
+				if err := ctx.Err(); err != nil {
+					return "", err
+				}
+				qn, err := quant.Apply(e.nets[key], sc.New(bits), nil)
+				if err != nil {
+					return "", err
+				}
+				acc, err := nn.Accuracy(qn, ds.X, ds.Y, evalBatch)
+				qn.ReleaseGraphs()
+				if err != nil {
+					return "", err
+				}
+				series[label] = append(series[label], acc)
+				recs = append(recs, []string{label, fmt.Sprint(bits), fmt.Sprintf("%.4f", acc)})
+				fmt.Fprintf(&b, " %s |", pct(acc))
 			}
-			qn, err := quant.Apply(e.nets[key], quant.Linear{Bits: bits}, nil)
-			if err != nil {
-				return "", err
-			}
-			acc, err := nn.Accuracy(qn, ds.X, ds.Y, evalBatch)
-			qn.ReleaseGraphs()
+			acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, evalBatch)
+			e.nets[key].ReleaseGraphs()
 			if err != nil {
 				return "", err
 			}
 			series[label] = append(series[label], acc)
-			recs = append(recs, []string{label, fmt.Sprint(bits), fmt.Sprintf("%.4f", acc)})
-			fmt.Fprintf(&b, " %s |", pct(acc))
+			recs = append(recs, []string{label, "32", fmt.Sprintf("%.4f", acc)})
+			fmt.Fprintf(&b, " %s |\n", pct(acc))
+			fmt.Fprintf(e.Log, "Figure 1: %s at %d bit widths and in float32 on %d images (%s so far)\n",
+				label, len(p.SweepBits), len(ds.Y), time.Since(e.started).Round(time.Second))
 		}
-		acc, err := nn.Accuracy(e.nets[key], ds.X, ds.Y, evalBatch)
-		e.nets[key].ReleaseGraphs()
-		if err != nil {
-			return "", err
-		}
-		recs = append(recs, []string{label, "32", fmt.Sprintf("%.4f", acc)})
-		fmt.Fprintf(&b, " %s |\n", pct(acc))
-		fmt.Fprintf(e.Log, "Figure 1: %s at %d bit widths and in float32 on %d images (%s so far)\n",
-			label, len(p.SweepBits), len(ds.Y), time.Since(e.started).Round(time.Second))
 	}
 	if err := writeCSV(filepath.Join(e.Out, "figure1_bits.csv"), recs); err != nil {
 		return "", err
