@@ -40,6 +40,11 @@ type DistanceConfig struct {
 	// Batch is the number of examples handled together (each gives
 	// Directions points per model call); 0 means 64.
 	Batch int
+	// PathStep and PathSteps shape PathDirection's ascent: up to PathSteps
+	// L∞ steps of PathStep along the sign of the gradient of Loss; 0 means
+	// 0.01 and 20.
+	PathStep  float64
+	PathSteps int
 	// Seed seeds the random directions. Example i of x draws its directions
 	// from the stream (Seed, i), so results do not depend on Batch.
 	Seed uint64
@@ -49,22 +54,32 @@ type distanceCfg struct {
 	k, scan, bisect, batch int
 	kinds                  []Direction
 	maxDist                float64
+	pathStep               float64
+	pathSteps              int
 	loss                   nn.Loss
 	seed                   uint64
 }
 
 func (c DistanceConfig) resolve(spec nn.Spec) (distanceCfg, error) {
-	r := distanceCfg{k: c.Directions, scan: c.Scan, bisect: c.Bisect, batch: c.Batch, maxDist: c.MaxDist, loss: c.Loss, seed: c.Seed}
-	if r.k < 0 || r.scan < 0 || r.bisect < 0 || r.batch < 0 || !(r.maxDist >= 0) || math.IsInf(r.maxDist, 1) {
-		return r, fmt.Errorf("%w: DistanceConfig Directions %d, Scan %d, Bisect %d, Batch %d, MaxDist %v",
-			ErrParam, c.Directions, c.Scan, c.Bisect, c.Batch, c.MaxDist)
+	r := distanceCfg{k: c.Directions, scan: c.Scan, bisect: c.Bisect, batch: c.Batch, maxDist: c.MaxDist, loss: c.Loss, seed: c.Seed,
+		pathStep: c.PathStep, pathSteps: c.PathSteps}
+	if r.k < 0 || r.scan < 0 || r.bisect < 0 || r.batch < 0 || !(r.maxDist >= 0) || math.IsInf(r.maxDist, 1) ||
+		!(r.pathStep >= 0) || math.IsInf(r.pathStep, 1) || r.pathSteps < 0 {
+		return r, fmt.Errorf("%w: DistanceConfig Directions %d, Scan %d, Bisect %d, Batch %d, MaxDist %v, PathStep %v, PathSteps %d",
+			ErrParam, c.Directions, c.Scan, c.Bisect, c.Batch, c.MaxDist, c.PathStep, c.PathSteps)
+	}
+	if r.pathStep == 0 {
+		r.pathStep = 0.01
+	}
+	if r.pathSteps == 0 {
+		r.pathSteps = 20
 	}
 	if c.Kinds != nil {
 		if len(c.Kinds) == 0 || (r.k != 0 && r.k != len(c.Kinds)) {
 			return r, fmt.Errorf("%w: DistanceConfig Kinds %v with Directions %d", ErrParam, c.Kinds, c.Directions)
 		}
 		for _, kd := range c.Kinds {
-			if kd < GradientDirection || kd > RandomDirection {
+			if kd < GradientDirection || kd > PathDirection {
 				return r, fmt.Errorf("%w: unknown direction %d", ErrParam, int(kd))
 			}
 		}
@@ -113,6 +128,12 @@ const (
 	SignDirection
 	// RandomDirection is a Gaussian random direction, L2-normalised.
 	RandomDirection
+	// PathDirection points from the example to the end of a short ascent
+	// of the loss: L∞ steps of DistanceConfig.PathStep along the sign of
+	// the gradient, stopped at the first change of prediction or after
+	// PathSteps steps, L2-normalised. Where the boundary is curved it
+	// finds a nearer crossing than the straight gradient line.
+	PathDirection
 )
 
 // String names the direction: "gradient", "sign" or "random".
@@ -124,6 +145,8 @@ func (d Direction) String() string {
 		return "sign"
 	case RandomDirection:
 		return "random"
+	case PathDirection:
+		return "path"
 	}
 	return fmt.Sprintf("Direction(%d)", int(d))
 }
@@ -260,10 +283,20 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 	if len(grad) != len(xs) {
 		return fmt.Errorf("defense: InputGrad returned %d values for %d: %w", len(grad), len(xs), nn.ErrShape)
 	}
+	var path []float32
+	if slices.Contains(c.kinds, PathDirection) {
+		if path, err = ascend(ctx, m, xs, ys, grad, c); err != nil {
+			return err
+		}
+	}
 	// dirs[(j*k+q)*d:] is direction q of correct example j.
 	dirs := make([]float32, nc*k*d)
 	for j, i := range idx {
-		directions(dirs[j*k*d:(j+1)*k*d], grad[j*d:(j+1)*d], c.kinds, c.seed, i)
+		var pj []float32
+		if path != nil {
+			pj = path[j*d : (j+1)*d]
+		}
+		directions(dirs[j*k*d:(j+1)*k*d], grad[j*d:(j+1)*d], pj, c.kinds, c.seed, i)
 	}
 	// Search every (example, direction) pair: lo/hi bracket the first change.
 	np := nc * k
@@ -389,12 +422,76 @@ func boundaryBatch(ctx context.Context, m nn.Model, x []float32, y []int, lo, hi
 	return nil
 }
 
+// ascend returns, for each example of xs (labels ys, input gradient grad
+// of c.loss at xs), the displacement of its ascent: up to c.pathSteps L∞
+// steps of c.pathStep along the sign of the gradient, clipped to [0, 1],
+// each example stopping at its first change of prediction.
+func ascend(ctx context.Context, m nn.Model, xs []float32, ys []int, grad []float32, c distanceCfg) ([]float32, error) {
+	n, d := len(ys), len(xs)/len(ys)
+	cur := slices.Clone(xs)
+	g := grad
+	active := make([]int, n)
+	for j := range active {
+		active[j] = j
+	}
+	for t := 0; t < c.pathSteps && len(active) > 0; t++ {
+		if t > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			pts, lab := make([]float32, 0, len(active)*d), make([]int, 0, len(active))
+			for _, j := range active {
+				pts, lab = append(pts, cur[j*d:(j+1)*d]...), append(lab, ys[j])
+			}
+			var err error
+			if g, _, err = m.InputGrad(pts, lab, c.loss); err != nil {
+				return nil, fmt.Errorf("defense: input gradient: %w", err)
+			}
+			if len(g) != len(pts) {
+				return nil, fmt.Errorf("defense: InputGrad returned %d values for %d: %w", len(g), len(pts), nn.ErrShape)
+			}
+		}
+		pts := make([]float32, 0, len(active)*d)
+		for a, j := range active {
+			row := cur[j*d : (j+1)*d]
+			for v, gv := range g[a*d : (a+1)*d] {
+				switch {
+				case gv > 0:
+					row[v] = float32(min(float64(row[v])+c.pathStep, 1))
+				case gv < 0:
+					row[v] = float32(max(float64(row[v])-c.pathStep, 0))
+				}
+			}
+			pts = append(pts, row...)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pred, err := nn.Predict(m, pts, 0)
+		if err != nil {
+			return nil, fmt.Errorf("defense: %w", err)
+		}
+		still := active[:0]
+		for a, j := range active {
+			if pred[a] == ys[j] {
+				still = append(still, j)
+			}
+		}
+		active = still
+	}
+	for v := range cur {
+		cur[v] -= xs[v]
+	}
+	return cur, nil
+}
+
 // directions fills dirs (len(kinds) unit vectors of len(grad) values) for
 // example i, direction q of kind kinds[q]: the normalised gradient, its
-// normalised sign, or a Gaussian direction, random draws coming from the
-// stream (seed, i) in order. A gradient (or sign) that is zero or not
-// finite is replaced by a Gaussian direction.
-func directions(dirs, grad []float32, kinds []Direction, seed uint64, i int) {
+// normalised sign, the normalised path (ascend's displacement), or a
+// Gaussian direction, random draws coming from the stream (seed, i) in
+// order. A gradient, sign or path that is zero or not finite is replaced by
+// a Gaussian direction.
+func directions(dirs, grad, path []float32, kinds []Direction, seed uint64, i int) {
 	d := len(grad)
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	for q, kind := range kinds {
@@ -406,6 +503,10 @@ func directions(dirs, grad []float32, kinds []Direction, seed uint64, i int) {
 			}
 		case SignDirection:
 			if signUnit(u, grad) {
+				continue
+			}
+		case PathDirection:
+			if unit(u, path) {
 				continue
 			}
 		}

@@ -42,6 +42,43 @@ func interiorPoints(t testing.TB, m nn.Classifier, n, d int, seed uint64) ([]flo
 	return x, y
 }
 
+// Along the sign direction sign(w₀ − w₁)/√d of a linear two-class model
+// the margin f = (w₀ − w₁)·x + b₀ − b₁ changes at the rate ‖w₀ − w₁‖₁/√d,
+// so the distance is |f|·√d/‖w₀ − w₁‖₁ while the path stays inside [0, 1].
+// The path ascent of a linear model steps along that same sign until it
+// crosses, so PathDirection gives the same distance.
+func TestBoundaryDistanceSignAndPathClosedForm(t *testing.T) {
+	const d = 6
+	w := []float32{0.8, -0.3, 0.5, 0.1, -0.6, 0.2, -0.4, 0.7, -0.2, 0.3, 0.5, -0.1}
+	b := []float32{0.05, -0.02}
+	net := linear2(t, w, b)
+	x, y := interiorPoints(t, net, 40, d, 1)
+	var l1 float64
+	for j := range d {
+		l1 += math.Abs(float64(w[j]) - float64(w[d+j]))
+	}
+	for _, kind := range []Direction{SignDirection, PathDirection} {
+		cfg := DistanceConfig{Kinds: []Direction{kind}, MaxDist: 1, Scan: 10, Bisect: 24, PathStep: 0.001, PathSteps: 500}
+		got, err := BoundaryDistances(context.Background(), net, x, y, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range y {
+			var f float64
+			for j := range d {
+				f += (float64(w[j]) - float64(w[d+j])) * float64(x[i*d+j])
+			}
+			f += float64(b[0]) - float64(b[1])
+			want := math.Abs(f) * math.Sqrt(d) / l1
+			// tol as in the gradient case: the bracket and float32 rounding.
+			tol := 1.0/10/(1<<24) + 2e-6
+			if got[i] < want-tol || got[i] > want+tol {
+				t.Errorf("%v example %d: distance %.9f, want %.9f ± %g", kind, i, got[i], want, tol)
+			}
+		}
+	}
+}
+
 // Along the gradient direction of a linear two-class model the distance to
 // the boundary is |(w0 − w1)·x + b0 − b1| / ‖w0 − w1‖, the distance to the
 // hyperplane. Random directions cannot be shorter, so the minimum over K
@@ -153,6 +190,9 @@ func TestBoundaryDistanceErrors(t *testing.T) {
 		{"negative directions", context.Background(), net, x, y, DistanceConfig{Directions: -1}, ErrParam},
 		{"negative max", context.Background(), net, x, y, DistanceConfig{MaxDist: -1}, ErrParam},
 		{"nan max", context.Background(), net, x, y, DistanceConfig{MaxDist: math.NaN()}, ErrParam},
+		{"negative path step", context.Background(), net, x, y, DistanceConfig{PathStep: -0.1}, ErrParam},
+		{"nan path step", context.Background(), net, x, y, DistanceConfig{PathStep: math.NaN()}, ErrParam},
+		{"negative path steps", context.Background(), net, x, y, DistanceConfig{PathSteps: -1}, ErrParam},
 		{"out of range input", context.Background(), net, []float32{1.5, 0}, y, DistanceConfig{}, ErrParam},
 		{"nan input", context.Background(), net, []float32{float32(math.NaN()), 0}, y, DistanceConfig{}, nn.ErrNonFinite},
 		{"short input", context.Background(), net, x[:1], y, DistanceConfig{}, nn.ErrShape},
@@ -547,7 +587,7 @@ func TestBoundaryDistanceMatchesPlainSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		dirs := make([]float32, 5*d)
-		directions(dirs, g, []Direction{GradientDirection, RandomDirection, RandomDirection, RandomDirection, RandomDirection}, 8, i)
+		directions(dirs, g, nil, []Direction{GradientDirection, RandomDirection, RandomDirection, RandomDirection, RandomDirection}, 8, i)
 		want := 1.5
 		for q := range 5 {
 			u := dirs[q*d : (q+1)*d]

@@ -37,8 +37,8 @@ func main() {
 	out := flag.String("out", "out/mnist", "folder for the report, tables and figures (the committed ones were written with -out results/mnist)")
 	seed := flag.Uint64("seed", 1, "seed for weights, shuffling and attacks")
 	trainOnly := flag.Bool("train-only", false, "train (or load) the models and stop")
-	only := flag.String("models", "", "with -train-only, a comma-separated list of the models to train (Orig., F.L., Adv., Substitute), "+
-		"with the ones they start from; empty means all")
+	only := flag.String("models", "", "with -train-only or -check-defenses, a comma-separated list of the models to train or check "+
+		"(Orig., F.L., Adv., Substitute, QAT 3-bit), with the ones they start from; empty means all")
 	checkDef := flag.Bool("check-defenses", false, "instead of the paper's tables, measure whether each defense does its job "+
 		"(Adv. under PGD-40, F.L.'s boundary distances, 3-bit QAT against post-training quantization) and write defenses.md")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
@@ -49,7 +49,7 @@ func main() {
 		if *trainOnly {
 			return trainModels(ctx, *profile, *cache, *seed, *only)
 		}
-		return run(ctx, *profile, *cache, *out, *seed, *checkDef)
+		return run(ctx, *profile, *cache, *out, *seed, *checkDef, *only)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mnist:", err)
@@ -57,7 +57,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, profile, cache, out string, seed uint64, checkDef bool) error {
+func run(ctx context.Context, profile, cache, out string, seed uint64, checkDef bool, only string) error {
 	prof, err := pipeline.MNISTProfile(profile)
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func run(ctx context.Context, profile, cache, out string, seed uint64, checkDef 
 		Log:          os.Stdout,
 	}
 	if checkDef {
-		return checkDefenses(ctx, ms, exp.Command, cache, out, seed, smoke, train, test)
+		return checkDefenses(ctx, ms, profile, exp.Command, cache, out, seed, only, train, test)
 	}
 	return exp.Run(ctx)
 }
@@ -113,32 +113,42 @@ func trainModels(ctx context.Context, profile, cache string, seed uint64, only s
 	if profile == "smoke" {
 		train = train.Head(600)
 	}
-	rs := mnistModels(seed, profile).regimes
-	if only != "" {
-		want := map[string]bool{}
-		for _, l := range strings.Split(only, ",") {
-			want[strings.TrimSpace(l)] = true
-		}
-		keep := map[string]bool{}
-		for i := len(rs) - 1; i >= 0; i-- {
-			if want[rs[i].Label] || keep[rs[i].Key] {
-				keep[rs[i].Key] = true
-				if rs[i].From != "" {
-					keep[rs[i].From] = true
-				}
-			}
-		}
-		var sel []pipeline.Regime
-		for _, r := range rs {
-			if keep[r.Key] {
-				sel = append(sel, r)
-			}
-		}
-		if len(sel) == 0 {
-			return fmt.Errorf("-models %q names no model of profile %s", only, profile)
-		}
-		rs = sel
+	rs, err := selectRegimes(mnistModels(seed, profile).regimes, only)
+	if err != nil {
+		return err
 	}
 	_, _, err = pipeline.TrainAll(ctx, cache, seed, train, rs, os.Stdout)
 	return err
+}
+
+// selectRegimes returns the regimes whose labels are in the comma-separated
+// list only, with the ones they start from, in order; all of them when only
+// is empty.
+func selectRegimes(rs []pipeline.Regime, only string) ([]pipeline.Regime, error) {
+	if only == "" {
+		return rs, nil
+	}
+	want := map[string]bool{}
+	for _, l := range strings.Split(only, ",") {
+		want[strings.TrimSpace(l)] = true
+	}
+	keep := map[string]bool{}
+	for i := len(rs) - 1; i >= 0; i-- {
+		if want[rs[i].Label] || keep[rs[i].Key] {
+			keep[rs[i].Key] = true
+			if rs[i].From != "" {
+				keep[rs[i].From] = true
+			}
+		}
+	}
+	var sel []pipeline.Regime
+	for _, r := range rs {
+		if keep[r.Key] {
+			sel = append(sel, r)
+		}
+	}
+	if len(sel) == 0 {
+		return nil, fmt.Errorf("-models %q names no model", only)
+	}
+	return sel, nil
 }

@@ -16,7 +16,7 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
@@ -35,20 +35,34 @@ func TestSmokeProfile(t *testing.T) {
 		}
 	}
 	// A second run loads every model and every row from the cache.
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	// The defense check reuses the cached models and adds a QAT one.
-	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, true); err != nil {
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(out, "defenses.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PGD-40", "| Adv. |", "| F.L. |", "| QAT 3-bit |"} {
+	for _, want := range []string{"PGD-40", "| Adv. |", "| F.L. |", "| QAT 3-bit |", "FGSM ε 0.1", "median distance"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("defenses.md lacks %q", want)
 		}
+	}
+	// -models limits the check to F.L. (and Orig., which it starts from).
+	if err := run(context.Background(), "smoke", filepath.Join(dir, "cache"), out, 1, true, "F.L."); err != nil {
+		t.Fatal(err)
+	}
+	md, err = os.ReadFile(filepath.Join(out, "defenses.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(md); !strings.Contains(s, "| F.L. |") || strings.Contains(s, "| Adv. |") || strings.Contains(s, "QAT") {
+		t.Errorf("defenses.md with -models F.L.:\n%s", s)
+	}
+	if err := trainModels(context.Background(), "smoke", filepath.Join(dir, "cache"), 1, "Nobody"); err == nil {
+		t.Error("-models naming no model: no error")
 	}
 }
