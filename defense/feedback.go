@@ -54,8 +54,15 @@ import (
 // The zero value is the recipe documented on each field: 3 rounds of up to
 // 10,000 measured and 20,000 generated examples at α ∈ [0.5, 1.5), half of
 // each retraining set generated, one epoch of Adam at 5e-4 per round. On
-// MNIST it takes about 10 minutes on 2 cores; the measurement costs about
-// as much as the retraining.
+// MNIST, from the paper profile's Orig. (99.39% clean), it took 7 minutes
+// on 2 cores and, against Orig., gave 98.96% clean accuracy (99.39%),
+// 98.64% with 3-bit quant.Uniform weights (99.30%), 85.8% under PGD-40 at
+// ε 0.1 (68.8%) and 89.5% under FGSM at ε 0.1 (81.8%) on the first 1,000
+// test images, and a median L2 boundary distance 1.31 times Orig.'s (2.81
+// against 2.14); `go run ./examples/mnist -profile paper -check-defenses
+// -models F.L.` measures these. Recipes with α up to 2, six rounds, or a
+// one-cycle learning rate did worse on every attack. On CIFAR-10 the
+// defaults are untested.
 //
 // Memory grows with Sample·len(Kinds)·(C·H·W) float32 values (the measured
 // directions): 94 MB for the defaults on MNIST, 370 MB on CIFAR-10.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -138,5 +139,36 @@ func TestFeedbackTrainResumes(t *testing.T) {
 	}
 	if !slices.Equal(whole["fl"].Param("fc.weight").Data, resumed["fl"].Param("fc.weight").Data) {
 		t.Error("resumed weights differ from an uninterrupted run's")
+	}
+}
+
+// The paper's tables have one value per column (plus clean for the
+// white-box ones), and the interval is 1.96 standard errors.
+func TestPaperTables(t *testing.T) {
+	for n, rows := range paperWhiteBox {
+		for _, r := range rows {
+			if len(r.acc) != len(table1Cols)+1 {
+				t.Errorf("Table %d row %s has %d values", n, r.label, len(r.acc))
+			}
+		}
+	}
+	for n, rows := range paperBlackBox {
+		for _, r := range rows {
+			if len(r.acc) != len(table2Cols) {
+				t.Errorf("Table %d row %s has %d values", n, r.label, len(r.acc))
+			}
+		}
+	}
+	// p = 0.5 on 100 images: 1.96·√(0.25/100) = 0.098, in points 9.8.
+	if got := ci95(0.5, 100); math.Abs(got-9.8) > 1e-12 {
+		t.Errorf("ci95(0.5, 100) = %v, want 9.8", got)
+	}
+	e := &Experiment{Profile: Profile{NClean: 10000, NAttack: 100}, results: []RowResult{
+		{Label: "Orig.", Clean: 0.99, Acc: map[string]float64{"PGD": 0.5}}}}
+	s := e.sideBySide(1, []string{"PGD"}, []paperRow{{"Orig.", []float64{99.17, 4.38}}, {"Adv.", []float64{98.40, 97.77}}}, true)
+	for _, want := range []string{"| Orig. | 99.00 ± 0.2 (99.17) | 50.00 ± 9.8 (4.38) |", "| Adv. | – (98.40) | – (97.77) |"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("side-by-side lacks %q:\n%s", want, s)
+		}
 	}
 }
