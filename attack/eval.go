@@ -73,8 +73,11 @@ type Progress struct {
 type Report struct {
 	// N is the number of examples evaluated.
 	N int
-	// Clean is the accuracy on the clean examples.
-	Clean float64
+	// Clean is the accuracy on the clean examples, and CleanCorrect says
+	// per example whether it is classified correctly (for paired tests
+	// between models on the same examples).
+	Clean        float64
+	CleanCorrect []bool
 	// ZeroGrad is the fraction of examples whose cross-entropy input
 	// gradient is exactly zero in every coordinate (NaN when the model is
 	// not an nn.Model). CE-gradient attacks cannot move these examples.
@@ -124,6 +127,9 @@ type Row struct {
 	// Elapsed is the time spent in the attack, summed over batches (and
 	// workers).
 	Elapsed time.Duration
+	// Correct says per example whether the attack's output is classified
+	// correctly (for Worst: under every attack of the group).
+	Correct []bool
 }
 
 type evalRun struct {
@@ -422,6 +428,7 @@ func softmaxMaxIsOne(z []float32) bool {
 func (st *evalState) fill(rep *Report, runs []evalRun) {
 	n := float64(st.n)
 	rep.Clean = frac(st.clean, n)
+	rep.CleanCorrect = append([]bool(nil), st.clean...)
 	rep.Saturated = frac(st.saturated, n)
 	rep.ZeroGrad = math.NaN()
 	if st.hasGrad {
@@ -442,7 +449,7 @@ func (st *evalState) fill(rep *Report, runs []evalRun) {
 			if run.group != g {
 				continue
 			}
-			row := Row{Attack: run.attack.Name(), Threat: run.attack.Threat()}
+			row := Row{Attack: run.attack.Name(), Threat: run.attack.Threat(), Correct: append([]bool(nil), st.correct[r]...)}
 			var robust, correct int
 			var sumInf, sum2 float64
 			for i, c := range st.correct[r] {
@@ -483,6 +490,7 @@ func (st *evalState) fill(rep *Report, runs []evalRun) {
 			}
 		}
 		worst.Robust, worst.AdvAccuracy = frac(robustAll, n), frac(correctAll, n)
+		worst.Correct = correctAll
 		for i, c := range robustAll {
 			if st.clean[i] && !c {
 				worst.Fooled++

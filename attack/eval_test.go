@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,14 @@ func TestEvaluatorCounts(t *testing.T) {
 	if len(rep.Groups) != 1 || len(rep.Groups[0].Rows) != len(attacks) {
 		t.Fatalf("groups %+v", rep.Groups)
 	}
+	if !slices.Equal(rep.CleanCorrect, clean) {
+		t.Errorf("CleanCorrect %v, want %v", rep.CleanCorrect, clean)
+	}
 	worst := append([]bool(nil), clean...)
+	correctAll := make([]bool, n)
+	for i := range correctAll {
+		correctAll[i] = true
+	}
 	approx := cmpopts.EquateApprox(0, 1e-12) // sums of ≤ 30 float64 norms
 	for r, a := range attacks {
 		adv := perturb(t, a, m, x, y)
@@ -78,6 +86,7 @@ func TestEvaluatorCounts(t *testing.T) {
 		for i := range c {
 			robust[i] = clean[i] && c[i]
 			worst[i] = worst[i] && robust[i]
+			correctAll[i] = correctAll[i] && c[i]
 			if clean[i] && !c[i] {
 				fooled++
 				sumInf += attack.Distance(attack.Linf, adv[i*d:(i+1)*d], x[i*d:(i+1)*d])
@@ -86,7 +95,7 @@ func TestEvaluatorCounts(t *testing.T) {
 		}
 		row := rep.Groups[0].Rows[r]
 		want := attack.Row{Attack: a.Name(), Threat: a.Threat(), Robust: count(robust), AdvAccuracy: count(c),
-			Fooled: fooled, MeanLinf: math.NaN(), MeanL2: math.NaN()}
+			Fooled: fooled, MeanLinf: math.NaN(), MeanL2: math.NaN(), Correct: c}
 		if fooled > 0 {
 			want.MeanLinf, want.MeanL2 = sumInf/float64(fooled), sum2/float64(fooled)
 		}
@@ -98,8 +107,8 @@ func TestEvaluatorCounts(t *testing.T) {
 	if r := rep.Groups[0].Rows[0]; r.Robust != rep.Clean || r.AdvAccuracy != rep.Clean {
 		t.Errorf("eps-0 attack: robust %v adv %v, want the clean accuracy %v", r.Robust, r.AdvAccuracy, rep.Clean)
 	}
-	if w := rep.Groups[0].Worst; w.Robust != count(worst) {
-		t.Errorf("worst case robust %v, want %v", w.Robust, count(worst))
+	if w := rep.Groups[0].Worst; w.Robust != count(worst) || !slices.Equal(w.Correct, correctAll) {
+		t.Errorf("worst case robust %v, want %v; per example %v, want %v", w.Robust, count(worst), w.Correct, correctAll)
 	}
 	if rep.ZeroGrad != 0 || rep.Saturated != 0 || len(rep.Warnings) != 0 {
 		t.Errorf("diagnostics %v %v warnings %q, want none on an unsaturated linear model", rep.ZeroGrad, rep.Saturated, rep.Warnings)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/robustq/robustq/attack"
@@ -80,6 +81,12 @@ type RowResult struct {
 	MeanL2   float64
 	Warnings []string
 	Seconds  float64
+	// Per image, '1' for correct and '0' for wrong, for paired tests
+	// between rows: CleanBits on the NClean images, Correct on the NAttack
+	// attacked ones by attack name, with "clean" and "worst" (every L∞ ε
+	// attack).
+	CleanBits string
+	Correct   map[string]string
 }
 
 // Run trains or loads the models, evaluates every row and writes the report.
@@ -217,7 +224,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	cachePath := filepath.Join(e.Cache, "eval", rowKey(p, e.Seed, r.Label, r.Net, e.nets[r.Base], e.nets[e.Substitute])+".json")
 	if b, err := os.ReadFile(cachePath); err == nil {
 		var res RowResult
-		if json.Unmarshal(b, &res) == nil && res.Label == r.Label {
+		if json.Unmarshal(b, &res) == nil && res.Label == r.Label && res.CleanBits != "" {
 			return res, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -227,11 +234,18 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	// (hundreds of MB each for a ResNet) before the next builds its own.
 	defer r.Net.ReleaseGraphs()
 	t0 := time.Now()
-	res := RowResult{Label: r.Label, Acc: map[string]float64{}}
-	var err error
-	if res.Clean, err = nn.Accuracy(r.Net, e.Test.Head(p.NClean).X, e.Test.Head(p.NClean).Y, evalBatch); err != nil {
+	res := RowResult{Label: r.Label, Acc: map[string]float64{}, Correct: map[string]string{}}
+	clean := e.Test.Head(p.NClean)
+	pred, err := nn.Predict(r.Net, clean.X, evalBatch)
+	if err != nil {
 		return res, err
 	}
+	ok := make([]bool, len(pred))
+	for i, c := range pred {
+		ok[i] = c == clean.Y[i]
+	}
+	res.CleanBits = bits(ok)
+	res.Clean = float64(strings.Count(res.CleanBits, "1")) / float64(len(ok))
 	byName := map[string]attack.Attack{}
 	for _, a := range shared {
 		byName[a.Name()] = a
@@ -261,12 +275,14 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 		}
 		for _, row := range rep.Groups[0].Rows {
 			res.Acc[row.Attack] = row.AdvAccuracy
+			res.Correct[row.Attack] = bits(row.Correct)
 			if row.Attack == "CW-L2" {
 				res.MeanL2 = row.MeanL2
 			}
 		}
 		if gi == 0 {
 			res.AttackClean, res.Worst = rep.Clean, rep.Groups[0].Worst.AdvAccuracy
+			res.Correct["clean"], res.Correct["worst"] = bits(rep.CleanCorrect), bits(rep.Groups[0].Worst.Correct)
 			res.ZeroGrad, res.Saturated = rep.ZeroGrad, rep.Saturated
 			res.Warnings = rep.Warnings
 		}

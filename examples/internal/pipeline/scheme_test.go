@@ -172,3 +172,135 @@ func TestPaperTables(t *testing.T) {
 		}
 	}
 }
+
+// The sign test against hand computations: 10 against 2 discordant pairs,
+// p = 2·(C(12,0) + C(12,1) + C(12,2))/2^12 = 158/4096; an even split gives
+// 1; nothing to compare gives 1.
+func TestSignTest(t *testing.T) {
+	if p := signTest(10, 2); math.Abs(p-158.0/4096) > 1e-12 {
+		t.Errorf("signTest(10, 2) = %v, want %v", p, 158.0/4096)
+	}
+	if p := signTest(2, 10); math.Abs(p-158.0/4096) > 1e-12 {
+		t.Errorf("signTest(2, 10) = %v", p)
+	}
+	if p := signTest(5, 5); p != 1 {
+		t.Errorf("signTest(5, 5) = %v, want 1", p)
+	}
+	if p := signTest(0, 0); p != 1 {
+		t.Errorf("signTest(0, 0) = %v", p)
+	}
+	// Large counts stay finite: 600 against 400 is far beyond chance.
+	if p := signTest(600, 400); !(p > 0 && p < 1e-9) {
+		t.Errorf("signTest(600, 400) = %v", p)
+	}
+}
+
+// Each verdict of a paired comparison is reachable.
+func TestPairedVerdicts(t *testing.T) {
+	ones := func(n, k int) []float64 { // k ones then zeros
+		s := make([]float64, n)
+		for i := range k {
+			s[i] = 1
+		}
+		return s
+	}
+	a, b := ones(100, 60), ones(100, 40) // a better on 20 images, never worse
+	if v := pairScores(a, b).greater(); v != "**holds**" {
+		t.Errorf("a ahead on 20 of 20 differing images: %s", v)
+	}
+	if v := pairScores(b, a).greater(); v != "**does not hold**" {
+		t.Errorf("a behind on 20 of 20: %s", v)
+	}
+	c := ones(100, 62)
+	if v := pairScores(c, a).greater(); v != "**undecided at this sample size**" {
+		t.Errorf("2 against 0: %s", v)
+	}
+	r := pairScores(a, b)
+	if r.diff != 0.2 || r.pos != 20 || r.neg != 0 {
+		t.Errorf("pairScores: %+v", r)
+	}
+	if v := pairScores(a, ones(50, 1)).greater(); v != "**not measured**" {
+		t.Errorf("different lengths: %s", v)
+	}
+}
+
+// synthetic returns a row whose per-image results are the first `clean` of
+// nClean images correct, and under every attack column the first
+// `attacked` of nAtt.
+func synthetic(label string, nClean, clean, nAtt, attacked int) RowResult {
+	r := RowResult{Label: label, Acc: map[string]float64{}, Correct: map[string]string{}}
+	r.CleanBits = strings.Repeat("1", clean) + strings.Repeat("0", nClean-clean)
+	r.Clean = float64(clean) / float64(nClean)
+	a := strings.Repeat("1", attacked) + strings.Repeat("0", nAtt-attacked)
+	for _, c := range append(append([]string{"clean", "worst", "T-PGD-fp"}, table1Cols...), table2Cols...) {
+		r.Correct[c] = a
+		r.Acc[c] = float64(attacked) / float64(nAtt)
+	}
+	r.Worst = r.Acc["worst"]
+	return r
+}
+
+// The verdicts on synthetic tables: one where every claim holds, one where
+// every claim fails, one too small to decide.
+func TestVerdictSynthetic(t *testing.T) {
+	build := func(nClean, nAtt int, rows map[string][2]int, lip []lipRow) string {
+		e := &Experiment{Profile: Profile{Name: "test", NClean: nClean, NAttack: nAtt, Bits: 3, Eps: 0.3},
+			TableNumbers: [2]int{1, 2}, Rows: []string{"o", "a", "f"},
+			Regimes: []Regime{{Key: "o", Label: "Orig."}, {Key: "a", Label: "Adv."}, {Key: "f", Label: "F.L."}}}
+		for _, m := range []string{"Orig.", "Adv.", "F.L."} {
+			for _, v := range []string{"", " (Q)", "+mu", "+mu (Q)"} {
+				c := rows[m+v]
+				e.results = append(e.results, synthetic(m+v, nClean, c[0], nAtt, c[1]))
+			}
+		}
+		return e.verdict(lip)
+	}
+	lip := func(adv float64) []lipRow {
+		var out []lipRow
+		for _, m := range []string{"Orig.", "Adv.", "F.L."} {
+			v := 1.0
+			if m == "Adv." {
+				v = adv
+			}
+			out = append(out, lipRow{Model: m}, lipRow{Model: m})
+			out[len(out)-2].Layer, out[len(out)-2].Spectral = "fc1", v
+			out[len(out)-1].Layer, out[len(out)-1].Spectral = "fc2", v
+		}
+		return out
+	}
+	// Holds: Adv. collapses at 3 bits, Orig. and F.L. do not; +mu adds nothing; F.L.+mu (Q) best.
+	good := build(1000, 200, map[string][2]int{
+		"Orig.": {990, 20}, "Orig. (Q)": {988, 18}, "Orig.+mu": {990, 20}, "Orig.+mu (Q)": {988, 18},
+		"Adv.": {985, 180}, "Adv. (Q)": {400, 60}, "Adv.+mu": {985, 180}, "Adv.+mu (Q)": {400, 60},
+		"F.L.": {990, 80}, "F.L. (Q)": {989, 70}, "F.L.+mu": {990, 120}, "F.L.+mu (Q)": {989, 110},
+	}, lip(3))
+	for _, want := range []string{
+		"clean: Adv.'s drop minus Orig.'s drop +58.30", "2. *F.L. keeps", "a drop of +0.10", "4. *F.L.+mu (Q)",
+		"Largest total: Adv. (**holds**)", "last layer on its own: Adv. (**holds**)",
+	} {
+		if !strings.Contains(good, want) {
+			t.Errorf("holding case lacks %q:\n%s", want, good)
+		}
+	}
+	if strings.Count(good, "**holds**") < 8 || strings.Contains(good, "does not hold") {
+		t.Errorf("holding case:\n%s", good)
+	}
+	// Fails: Adv. survives quantization better, F.L. collapses, F.L.+mu (Q) worst, Orig. has the largest ΔW.
+	bad := build(1000, 200, map[string][2]int{
+		"Orig.": {990, 100}, "Orig. (Q)": {700, 50}, "Orig.+mu": {990, 100}, "Orig.+mu (Q)": {700, 50},
+		"Adv.": {985, 180}, "Adv. (Q)": {985, 180}, "Adv.+mu": {985, 180}, "Adv.+mu (Q)": {985, 180},
+		"F.L.": {990, 80}, "F.L. (Q)": {600, 70}, "F.L.+mu": {990, 40}, "F.L.+mu (Q)": {600, 10},
+	}, lip(0.5))
+	if n := strings.Count(bad, "**does not hold**"); n < 8 || strings.Contains(bad, "**holds**") {
+		t.Errorf("failing case (%d does not hold):\n%s", n, bad)
+	}
+	// Too few images: every paired claim is undecided.
+	small := build(10, 5, map[string][2]int{
+		"Orig.": {9, 2}, "Orig. (Q)": {9, 2}, "Orig.+mu": {9, 2}, "Orig.+mu (Q)": {9, 2},
+		"Adv.": {9, 3}, "Adv. (Q)": {8, 2}, "Adv.+mu": {9, 3}, "Adv.+mu (Q)": {8, 2},
+		"F.L.": {9, 2}, "F.L. (Q)": {9, 2}, "F.L.+mu": {9, 3}, "F.L.+mu (Q)": {9, 3},
+	}, lip(2))
+	if n := strings.Count(small, "undecided at this sample size"); n < 8 {
+		t.Errorf("small case has %d undecided:\n%s", n, small)
+	}
+}
