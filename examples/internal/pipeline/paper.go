@@ -80,17 +80,23 @@ var paperBlackBox = map[int][]paperRow{
 	},
 }
 
-// ci95 is the half-width, in points, of the normal-approximation 95%
-// interval of an accuracy p measured on n images: 1.96·√(p(1−p)/n).
-func ci95(p float64, n int) float64 {
+// wilson95 is the Wilson score 95% interval, in percent, of an accuracy p
+// measured on n images (unlike p ± 1.96·√(p(1−p)/n), it does not shrink
+// to a point at p = 0 or 1).
+func wilson95(p float64, n int) (lo, hi float64) {
 	if n <= 0 || math.IsNaN(p) {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
-	return 100 * 1.96 * math.Sqrt(p*(1-p)/float64(n))
+	const z = 1.96
+	nf := float64(n)
+	den := 1 + z*z/nf
+	mid := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return 100 * max(0, mid-half), 100 * min(1, mid+half)
 }
 
 // sideBySide renders the paper's table number next to ours, cell by cell
-// as "ours ± 95% interval (paper)"; clean says whether the first paper
+// as "ours [95% interval] (paper)"; clean says whether the first paper
 // column is clean accuracy (the white-box tables).
 func (e *Experiment) sideBySide(number int, cols []string, rows []paperRow, clean bool) string {
 	var b strings.Builder
@@ -121,5 +127,6 @@ func cell(ours float64, n int, paper float64, ok bool) string {
 	if !ok {
 		return fmt.Sprintf("– (%.2f)", paper)
 	}
-	return fmt.Sprintf("%s ± %.1f (%.2f)", pct(ours), ci95(ours, n), paper)
+	lo, hi := wilson95(ours, n)
+	return fmt.Sprintf("%s [%.1f, %.1f] (%.2f)", pct(ours), lo, hi, paper)
 }

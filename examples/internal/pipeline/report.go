@@ -149,9 +149,9 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 	}
 	f("- Accuracy under attack = accuracy on the attack's outputs (the paper's measure). Worst case = an image counts only if it is "+
 		"classified correctly under every L∞ attack at ε %.2g (all of Table A, PGD, BIM, MIM, FGSM-s, T-FGSM-s, uniform noise).\n\n", p.Eps)
-	f("## Side by side with the paper\n\nEach cell: ours ± the half-width of its 95%% interval (normal approximation; "+
-		"%d clean images, %d attacked), then the paper's number in parentheses. The paper does not say how many images it "+
-		"attacked, nor its attack settings; ours are below.\n\n", p.NClean, p.NAttack)
+	f("## Side by side with the paper\n\nEach cell: ours, its 95%% interval (Wilson; %d clean images, %d attacked), then "+
+		"the paper's number in parentheses. The paper gives neither the number of attacked images nor its attack settings; "+
+		"ours are in the attack settings above.\n\n", p.NClean, p.NAttack)
 	f("Table %d (white-box):\n\n%s\n", e.TableNumbers[0], e.sideBySide(e.TableNumbers[0], table1Cols, paperWhiteBox[e.TableNumbers[0]], true))
 	f("Table %d (black-box and noise):\n\n%s\n", e.TableNumbers[1], e.sideBySide(e.TableNumbers[1], table2Cols, paperBlackBox[e.TableNumbers[1]], false))
 	f("## Table %d: white-box attacks (accuracy %%)\n\n%s\n", e.TableNumbers[0], t1)

@@ -159,14 +159,19 @@ func TestPaperTables(t *testing.T) {
 			}
 		}
 	}
-	// p = 0.5 on 100 images: 1.96·√(0.25/100) = 0.098, in points 9.8.
-	if got := ci95(0.5, 100); math.Abs(got-9.8) > 1e-12 {
-		t.Errorf("ci95(0.5, 100) = %v, want 9.8", got)
+	// Wilson, p = 0.5 on 100 images: centre 0.5, half-width
+	// 1.96·√(0.0025 + 1.96²/40000)/(1 + 1.96²/100) = 0.09617, so [40.38, 59.62];
+	// p = 0 on 50: [0, 1.96²/50/(1 + 1.96²/50)] = [0, 7.13].
+	if lo, hi := wilson95(0.5, 100); math.Abs(lo-40.383) > 1e-3 || math.Abs(hi-59.617) > 1e-3 {
+		t.Errorf("wilson95(0.5, 100) = %v, %v", lo, hi)
+	}
+	if lo, hi := wilson95(0, 50); lo != 0 || math.Abs(hi-7.135) > 1e-3 {
+		t.Errorf("wilson95(0, 50) = %v, %v", lo, hi)
 	}
 	e := &Experiment{Profile: Profile{NClean: 10000, NAttack: 100}, results: []RowResult{
 		{Label: "Orig.", Clean: 0.99, Acc: map[string]float64{"PGD": 0.5}}}}
 	s := e.sideBySide(1, []string{"PGD"}, []paperRow{{"Orig.", []float64{99.17, 4.38}}, {"Adv.", []float64{98.40, 97.77}}}, true)
-	for _, want := range []string{"| Orig. | 99.00 ± 0.2 (99.17) | 50.00 ± 9.8 (4.38) |", "| Adv. | – (98.40) | – (97.77) |"} {
+	for _, want := range []string{"| Orig. | 99.00 [98.8, 99.2] (99.17) | 50.00 [40.4, 59.6] (4.38) |", "| Adv. | – (98.40) | – (97.77) |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("side-by-side lacks %q:\n%s", want, s)
 		}
