@@ -48,7 +48,7 @@ func checkDefenses(ctx context.Context, ms models, profile, command, cache, out 
 		Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := defense.Standard{QAT: &defense.QAT{Quantizer: quant.Linear{Bits: 3}},
 				Config: nn.TrainConfig{Epochs: 1, StartEpoch: start, BatchSize: batch, Optimizer: &nn.Adam{},
-					LR: nn.ConstantLR(5e-4), Seed: seed, Hooks: append([]nn.Hook{nn.Progress(os.Stdout, 100)}, hooks...)}}.Train(ctx, net, ds)
+					LR: nn.ConstantLR(5e-4), Seed: seed, Hooks: append([]nn.Hook{nn.Progress(pipeline.Prefix(os.Stdout, "QAT 3-bit: "), 100)}, hooks...)}}.Train(ctx, net, ds)
 			return err
 		}})
 	rs, err := selectRegimes(rs, only)

@@ -15,7 +15,8 @@ import (
 
 // Regime is one trained model of the experiment: how to build and train it.
 type Regime struct {
-	// Key names the cache files; change it whenever the recipe changes.
+	// Key names the model; its cache files are named by the key and a hash
+	// of the recipe (CacheKey).
 	Key string
 	// Label is the name in tables ("Orig.", "Adv.", "F.L.", "Substitute").
 	Label string
@@ -39,7 +40,9 @@ type Regime struct {
 func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, regimes []Regime, log io.Writer) (map[string]*nn.Network, map[string]TrainTime, error) {
 	nets := map[string]*nn.Network{}
 	took := map[string]TrainTime{}
+	keys := map[string]string{}
 	for _, r := range regimes {
+		keys[r.Key] = r.CacheKey(keys[r.From])
 		net, err := r.New(InitRNG(seed, r.Key))
 		if err != nil {
 			return nil, nil, err
@@ -54,7 +57,7 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 				return nil, nil, fmt.Errorf("regime %s starts from %s: %w", r.Key, r.From, err)
 			}
 		}
-		trained, t, err := Cached(ctx, cache, net, ds, Job{Key: r.Key, Epochs: r.Epochs, Train: r.Train}, log)
+		trained, t, err := Cached(ctx, cache, net, ds, Job{Key: keys[r.Key], Epochs: r.Epochs, Train: r.Train}, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -63,6 +66,16 @@ func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, 
 		took[r.Key] = t
 	}
 	return nets, took, nil
+}
+
+// CacheKey names the regime's cache files: its Key and a hash of its
+// Recipe, Epochs and the cache key of the model it starts from (from, ""
+// for none), so that a model trained by another recipe, or from another
+// model, is never loaded in its place.
+func (r Regime) CacheKey(from string) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s|%d|%s", r.Recipe, r.Epochs, from)
+	return fmt.Sprintf("%s-%08x", r.Key, h.Sum32())
 }
 
 // InitRNG is the generator of a regime's initial weights: the stream
