@@ -1,6 +1,6 @@
 // Package defense trains networks under the regimes the paper compares and
 // transforms trained weights: standard training ("Orig."), Madry et al.'s
-// adversarial training ("Adv."), a reconstruction of feedback learning
+// adversarial training ("Adv."), feedback learning
 // ("F.L."), quantization-aware training, the Lipschitz regulariser of
 // defensive quantization, and the μ-law weight mapping ("+mu").
 //

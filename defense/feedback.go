@@ -14,14 +14,14 @@ import (
 
 // FeedbackLearning retrains a trained network on generated examples that
 // push its decision boundaries away from the data: the paper's "F.L."
-// (Song, Wang and Li, ICMLA 2019). We could not read that paper; what we
-// follow is how the quantization paper describes it: F.L. "measures the
-// boundary information of a pre-trained model and then generates examples
-// to increase the margins between samples and decision boundaries", is
-// "similar to adversarial training w.r.t. data augmentation, but more
-// generalized", and corrects the "inter-class inequality" of the margins
-// with per-class proportions. The loop below has those four parts; every
-// detail in it (directions, α range, sizes, the share rule) is our choice.
+// (Song, Wang and Li, ICMLA 2019). We could not read that paper; we follow
+// how the quantization paper describes it: it measures the boundary
+// information of a pre-trained model, generates examples that widen the
+// margins between the data and the decision boundaries (like adversarial
+// training seen as data augmentation, but more general), and sets per-class
+// proportions that correct the inequality of the margins between classes.
+// The loop below has those parts; every detail in it (directions, α range,
+// sizes, the share rule) is our choice.
 //
 // Each round
 //
@@ -54,11 +54,11 @@ import (
 // The zero value is the recipe documented on each field: 3 rounds of up to
 // 10,000 measured and 20,000 generated examples at α ∈ [0.5, 1.5), half of
 // each retraining set generated, one epoch of Adam at 5e-4 per round. On
-// MNIST, from the paper profile's Orig. (99.39% clean), it took 7 minutes
+// MNIST, from the paper profile's Orig. (99.39% clean), it took 6m30s
 // on 2 cores and, against Orig., gave 98.96% clean accuracy (99.39%),
 // 98.64% with 3-bit quant.Uniform weights (99.30%), 85.8% under PGD-40 at
 // ε 0.1 (68.8%) and 89.5% under FGSM at ε 0.1 (81.8%) on the first 1,000
-// test images, and a median L2 boundary distance 1.31 times Orig.'s (2.81
+// test images, and a median L2 boundary distance 1.31 times Orig.'s (2.80
 // against 2.14); `go run ./examples/mnist -profile paper -check-defenses
 // -models F.L.` measures these. Recipes with α up to 2, six rounds, or a
 // one-cycle learning rate did worse on every attack. On CIFAR-10 the
