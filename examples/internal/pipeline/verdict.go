@@ -171,6 +171,10 @@ func (e *Experiment) verdict(lip []lipRow) string {
 		"Tables %d and %d it survives, paired: against Orig. %s: %s; against F.L. (Q) %s: %s.\n",
 		head[0], head[1], len(table1Cols)+len(table2Cols), e.TableNumbers[0], e.TableNumbers[1], vsOrig, vsOrig.greater(),
 		vsFLQ, vsFLQ.greater())
+	worst := pairScores(attackScores(fq, "worst"), attackScores(orig, "worst"))
+	f("   These are the paper's attacks. Under the worst case of every L∞ attack at ε %.2g, F.L.+mu (Q) has %s%% against "+
+		"Orig.'s %s%% (%s: %s); claim 3 says whether +mu's part of the gain is gradient masking.\n",
+		p.Eps, pct(fq.Worst), pct(orig.Worst), worst, worst.greater())
 
 	// (5) ‖ΔW‖₂: Adv. largest, in total and in the last layer.
 	sums := map[string]float64{}
