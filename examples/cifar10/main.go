@@ -144,7 +144,7 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 		Train:      train,
 		Test:       test,
 		Regimes:    regimes(seed, width, b, adv, key),
-		Rows:       []string{key("orig"), key(advName), key("fl")},
+		Rows:       []string{key("orig"), key(advName), key("fl2")},
 		Substitute: key("sub"),
 		// The last residual unit's convolutions and the FC layer.
 		MuLayers:     quant.Layers{"units.14.c1", "units.14.c2", "fc"},

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +101,11 @@ func (e *Experiment) Run(ctx context.Context) error {
 	e.nets, e.trainDur, err = TrainAll(ctx, e.Cache, e.Seed, e.Train, e.Regimes, e.Log)
 	if err != nil {
 		return err
+	}
+	for _, key := range append(slices.Clone(e.Rows), e.Substitute) {
+		if e.nets[key] == nil {
+			return fmt.Errorf("experiment %s: row or substitute %q is not one of its regimes", e.Name, key)
+		}
 	}
 	if err := e.chooseScheme(); err != nil {
 		return err
