@@ -2,8 +2,8 @@
 // Robustness in Weight-quantized Neural Networks" (Song, Fallon, Li) and
 // then shows what its attacks miss. Run it from the module root:
 //
-//	go run ./examples/mnist                 # quick profile (the default), about 20 minutes on 2 cores
-//	go run ./examples/mnist -profile paper  # longer training, 500 attacked images, full attack budgets (hours)
+//	go run ./examples/mnist                 # quick profile (the default), about 10 minutes on 2 cores
+//	go run ./examples/mnist -profile paper  # the paper's recipes, 1,000 attacked images (hours)
 //	go run ./examples/mnist -check-defenses # does each defense do its job? (defenses.md)
 //
 // The profiles train different recipes (see mnistModels): the quick one's
@@ -14,8 +14,9 @@
 // substitute for black-box attacks, builds the 3-bit (Q), +mu and +mu (Q)
 // variants, runs the paper's white-box and black-box attacks and the
 // adaptive ones, and writes tables, figures and a verdict on the paper's
-// claims to -out. Trained models are checkpointed after every epoch, so an
-// interrupted run resumes, and a second run only evaluates.
+// claims to -out (default out/mnist). Trained models are checkpointed after
+// every epoch (F.L.: every round), so an interrupted run resumes, and a
+// second run only evaluates what is missing.
 package main
 
 import (
