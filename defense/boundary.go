@@ -192,7 +192,8 @@ type boundary struct {
 // the bisection tolerance MaxDist/Scan/2^Bisect.
 //
 // The cost is at most 1 + Scan + Bisect batched calls of Logits on up to K
-// points per example, plus one InputGrad; directions that cannot give the
+// points per example, plus one InputGrad (and, with PathDirection, up to
+// PathSteps more of each for the ascent); directions that cannot give the
 // minimum are dropped early, which does not change the result.
 //
 // It checks ctx before every model call and returns ctx.Err() when
