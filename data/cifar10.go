@@ -235,8 +235,11 @@ func readCIFARFile(p string, x []float32, y []int, chunk []byte, scale *[256]flo
 	return expectEOF(f, p)
 }
 
-// readCIFARArchive streams a tar or tar.gz archive once, keeps the bytes of
-// the named members, and decodes them in the order of names.
+// readCIFARArchive streams a tar or tar.gz archive once, to its end, keeps
+// the bytes of the named members, and decodes them in the order of names.
+// Reading to the end makes gzip verify its checksum and length, so a
+// damaged archive is an error rather than different images, and a second
+// member with a needed name is an error wherever it comes.
 func readCIFARArchive(arch string, names []string, name string) (*Dataset, error) {
 	f, err := os.Open(arch)
 	if err != nil {
@@ -253,7 +256,7 @@ func readCIFARArchive(arch string, names []string, name string) (*Dataset, error
 		want[n] = i
 	}
 	blocks := make([][]byte, len(names))
-	for found := 0; found < len(names); {
+	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -275,7 +278,11 @@ func readCIFARArchive(arch string, names []string, name string) (*Dataset, error
 		if blocks[i], err = readExact(tr, hdr.Size, what); err != nil {
 			return nil, err
 		}
-		found++
+	}
+	// The tar's end-of-archive blocks may leave padding and the gzip
+	// trailer unread.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, wrapRead(err, arch)
 	}
 	var missing []string
 	total := 0

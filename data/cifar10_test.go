@@ -377,3 +377,37 @@ func TestCIFAR10Real(t *testing.T) {
 		})
 	}
 }
+
+// A damaged tar.gz is an error, never different images: one flipped bit
+// anywhere in the compressed data (gzip's CRC-32 covers the whole
+// decompressed archive, read to its end), a cut trailer, and a second
+// member with a needed name after all of them were found.
+func TestReadCIFAR10ArchiveIntegrity(t *testing.T) {
+	dir := t.TempDir()
+	good := gz(t, tarBytes(t, synthArchive()))
+	want, err := ReadCIFAR10(writeFile(t, filepath.Join(dir, "good.tar.gz"), good), SplitTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Len() == 0 {
+		t.Fatal("no test images")
+	}
+	// The deflate data lies between the 10-byte header and the 8-byte trailer.
+	for k := range 24 {
+		bad := slices.Clone(good)
+		pos := 10 + (len(good)-18)*k/24
+		bad[pos] ^= 1 << (k % 8)
+		got, err := ReadCIFAR10(writeFile(t, filepath.Join(dir, "flip.tar.gz"), bad), SplitTest)
+		if err == nil {
+			same := slices.Equal(got.X, want.X) && slices.Equal(got.Y, want.Y)
+			t.Errorf("bit %d of byte %d flipped: no error (same images: %v)", k%8, pos, same)
+		}
+	}
+	if _, err := ReadCIFAR10(writeFile(t, filepath.Join(dir, "cut.tar.gz"), good[:len(good)-4]), SplitTest); !errors.Is(err, ErrTruncated) {
+		t.Errorf("cut trailer: %v, want ErrTruncated", err)
+	}
+	dup := append(synthArchive(), tarMember{name: "other/test_batch.bin", body: synthCIFARFile(5)})
+	if _, err := ReadCIFAR10(writeFile(t, filepath.Join(dir, "dup.tar.gz"), gz(t, tarBytes(t, dup))), SplitTest); !errors.Is(err, ErrFormat) {
+		t.Errorf("second test_batch.bin at the end: %v, want ErrFormat", err)
+	}
+}
