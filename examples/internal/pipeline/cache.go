@@ -40,6 +40,7 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, TrainTime{}, err
 	}
+	removeStaleTemps(dir, job.Key, log)
 	final := filepath.Join(dir, job.Key+".safetensors")
 	if meta, err := net.LoadFile(final); err == nil {
 		fmt.Fprintf(log, "%s: loaded from %s\n", job.Key, final)
@@ -53,10 +54,14 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 	before := TrainTime{}
 	for e := job.Epochs - 1; e >= 1; e-- {
 		p := checkpointPath(dir, job.Key, e)
-		if meta, err := net.LoadFile(p); err == nil {
+		meta, err := net.LoadFile(p)
+		if err == nil {
 			start, before = e, trainTimeOf(meta)
 			fmt.Fprintf(log, "%s: resuming after epoch %d from %s\n", job.Key, e, p)
 			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(log, "%s: skipping unusable checkpoint %s (%v)\n", job.Key, p, err)
 		}
 	}
 	t0 := time.Now()
@@ -75,7 +80,10 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 			fmt.Fprintf(log, "%s: no optimizer state at %s, resuming with a fresh optimizer\n", job.Key, p)
 			return nil
 		} else if err != nil {
-			return err
+			// A damaged file must not block every later run: the run
+			// goes on, no longer bit for bit an uninterrupted one.
+			fmt.Fprintf(log, "%s: unusable optimizer state %s (%v), resuming with a fresh optimizer\n", job.Key, p, err)
+			return nil
 		}
 		fmt.Fprintf(log, "%s: optimizer state restored from %s\n", job.Key, p)
 		return nil
@@ -162,4 +170,16 @@ func checkpointPath(dir, key string, epoch int) string {
 // finished model's cleanup removes it with the checkpoints).
 func optimizerPath(dir, key string, epoch int) string {
 	return filepath.Join(dir, fmt.Sprintf("%s.epoch%d.optim.safetensors", key, epoch))
+}
+
+// removeStaleTemps deletes the temporary files that an interrupted write of
+// key's model, checkpoints or optimizer states left in dir (the atomic
+// writes name them ".<file>.tmp-*"); nothing else writes them.
+func removeStaleTemps(dir, key string, log io.Writer) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+key+".*.tmp-*"))
+	for _, m := range matches {
+		if err := os.Remove(m); err == nil {
+			fmt.Fprintf(log, "%s: removed %s, left by an interrupted write\n", key, m)
+		}
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +82,42 @@ func TestCachedResumesExactly(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, "k.epoch*"))
 	if len(left) > 0 {
 		t.Errorf("checkpoints left after the finished model was saved: %v", left)
+	}
+
+	// A damaged cache never blocks a run. Interrupt after epoch 2, cut
+	// epoch 2's checkpoint and epoch 1's optimizer state, and leave a
+	// temporary file as a write killed mid-way does: the next run logs the
+	// skipped checkpoint and the unusable state, resumes after epoch 1 with
+	// a fresh optimizer, and removes the temporary file.
+	dir = t.TempDir()
+	if _, _, err := Cached(context.Background(), dir, newNet(), ds, job(2), io.Discard); !errors.Is(err, errStop) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	for _, f := range []string{"k.epoch2.safetensors", "k.epoch1.optim.safetensors"} {
+		p := filepath.Join(dir, f)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, ".k.epoch3.safetensors.tmp-123")
+	if err := os.WriteFile(tmp, []byte("half a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	if _, _, err := Cached(context.Background(), dir, newNet(), ds, job(0), &log); err != nil {
+		t.Fatalf("run over a damaged cache: %v\n%s", err, log.String())
+	}
+	for _, want := range []string{"skipping unusable checkpoint", "resuming after epoch 1", "unusable optimizer state", "removed"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temporary file left: %v", err)
 	}
 }
 
