@@ -135,3 +135,19 @@ func TestTrainTimeOfOldCheckpoint(t *testing.T) {
 		t.Errorf("negative time accepted: %+v", got)
 	}
 }
+
+// Reports and row results are readable like the models (CreateTemp's
+// files are 0600).
+func TestWriteFileAtomicMode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.md")
+	if err := WriteFileAtomic(p, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", st.Mode().Perm())
+	}
+}

@@ -318,10 +318,16 @@ func fileName(label string) string {
 }
 
 // WriteFileAtomic writes b to a temporary file next to path and renames it
-// into place, so a crash never leaves a half-written file.
+// into place, so a crash never leaves a half-written file. The file is
+// readable by all (mode 0644), like the models.
 func WriteFileAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
