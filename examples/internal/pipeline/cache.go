@@ -102,7 +102,7 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 		}
 		return nil
 	}}
-	if err := job.Train(ctx, net, ds, start, []nn.Hook{restore, save}); err != nil {
+	if err := job.Train(ctx, net, ds, start, []nn.Hook{restore, &divergenceGuard{}, save}); err != nil {
 		return nil, TrainTime{}, fmt.Errorf("%s: %w", job.Key, err)
 	}
 	took := total()
@@ -182,4 +182,50 @@ func removeStaleTemps(dir, key string, log io.Writer) {
 			fmt.Fprintf(log, "%s: removed %s, left by an interrupted write\n", key, m)
 		}
 	}
+}
+
+// ErrDiverged reports a training run whose loss or weights exploded; the
+// model is not cached.
+var ErrDiverged = errors.New("training diverged")
+
+// divergenceGuard stops a run at the end of an epoch whose mean loss is more
+// than 10 times that of the run's first epoch, or when a weight's magnitude
+// exceeds 1e4 (the trained networks here keep theirs below 10). The
+// thresholds are ours; they sit far from any healthy run, since the aim is
+// to refuse to cache a wrecked model, not to judge a recipe.
+type divergenceGuard struct {
+	first, sum float64
+	seen       int
+	epochs     int
+}
+
+func (g *divergenceGuard) BeforeStep(context.Context, *nn.Step) error   { return nil }
+func (g *divergenceGuard) BeforeUpdate(context.Context, *nn.Step) error { return nil }
+
+func (g *divergenceGuard) AfterStep(_ context.Context, s *nn.Step) error {
+	if s.Out != nil {
+		for _, l := range s.Out.Losses {
+			g.sum += float64(l)
+		}
+		g.seen += len(s.Out.Losses)
+	}
+	if s.Iter+1 != s.Iters || g.seen == 0 {
+		return nil
+	}
+	mean := g.sum / float64(g.seen)
+	g.sum, g.seen = 0, 0
+	g.epochs++
+	if g.epochs == 1 {
+		g.first = mean
+	} else if mean > 10*g.first {
+		return fmt.Errorf("%w: epoch %d's mean loss %.4g is more than 10 times the first epoch's %.4g", ErrDiverged, s.Epoch+1, mean, g.first)
+	}
+	for _, p := range s.Net.Params() {
+		for _, v := range p.Data {
+			if v > 1e4 || v < -1e4 {
+				return fmt.Errorf("%w: epoch %d: weight %s holds %.4g", ErrDiverged, s.Epoch+1, p.Name, v)
+			}
+		}
+	}
+	return nil
 }

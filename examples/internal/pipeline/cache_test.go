@@ -151,3 +151,35 @@ func TestWriteFileAtomicMode(t *testing.T) {
 		t.Errorf("mode %v, want 0644", st.Mode().Perm())
 	}
 }
+
+// A diverging run (SGD at learning rate 1e4) stops with ErrDiverged and
+// caches nothing; a healthy one passes the guard.
+func TestCachedRefusesDivergedModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	ds := &data.Dataset{X: make([]float32, 64*16), Y: make([]int, 64), Channels: 1, Height: 4, Width: 4, Classes: 3}
+	for i := range ds.X {
+		ds.X[i] = r.Float32()
+	}
+	for i := range ds.Y {
+		ds.Y[i] = r.IntN(3)
+	}
+	job := func(lr float64) Job {
+		return Job{Key: "k", Epochs: 3, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
+			_, err := nn.Train(ctx, net, ds, nn.TrainConfig{Epochs: 3, StartEpoch: start, BatchSize: 8, LR: nn.ConstantLR(lr), Hooks: hooks})
+			return err
+		}}
+	}
+	dir := t.TempDir()
+	net, _ := tiny(rand.New(rand.NewPCG(1, 1)))
+	_, _, err := Cached(context.Background(), dir, net, ds, job(1e4), io.Discard)
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("lr 1e4: %v, want ErrDiverged", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k.safetensors")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a diverged model was cached: %v", err)
+	}
+	net, _ = tiny(rand.New(rand.NewPCG(1, 1)))
+	if _, _, err := Cached(context.Background(), t.TempDir(), net, ds, job(0.05), io.Discard); err != nil {
+		t.Errorf("lr 0.05: %v", err)
+	}
+}
