@@ -23,34 +23,49 @@ func (n *Network) tensors() []safetensors.Tensor {
 
 // Save writes all parameters (batch-norm running statistics included) in the
 // safetensors format, with the network's name under the metadata key
-// "network" plus any metadata given. Names and layouts are PyTorch's, so the
+// "network", the SHA-256 of the tensor data under "data_sha256" (checked by
+// Load), plus any metadata given. Names and layouts are PyTorch's, so the
 // file loads into the equivalent torch module with load_state_dict.
 func (n *Network) Save(w io.Writer, metadata map[string]string) error {
-	return safetensors.Write(w, n.tensors(), n.meta(metadata))
+	ts := n.tensors()
+	return safetensors.Write(w, ts, n.meta(metadata, ts))
 }
 
 // SaveFile is Save to a file, written atomically (a temporary file in the
 // same folder, renamed into place).
 func (n *Network) SaveFile(path string, metadata map[string]string) error {
-	return safetensors.WriteFile(path, n.tensors(), n.meta(metadata))
+	ts := n.tensors()
+	return safetensors.WriteFile(path, ts, n.meta(metadata, ts))
 }
 
-func (n *Network) meta(extra map[string]string) map[string]string {
+func (n *Network) meta(extra map[string]string, ts []safetensors.Tensor) map[string]string {
 	m := map[string]string{"network": n.name, "format": "pt"}
 	for k, v := range extra {
 		m[k] = v
 	}
+	m[safetensors.ChecksumKey] = safetensors.Checksum(ts)
 	return m
+}
+
+// checksumError wraps a data-checksum mismatch with ErrWeights.
+func checksumError(err error) error {
+	if errors.Is(err, safetensors.ErrChecksum) {
+		return fmt.Errorf("%w: %w", ErrWeights, err)
+	}
+	return err
 }
 
 // Load reads parameters saved by Save (or by PyTorch's safetensors) into n.
 // Every parameter of n must be present with the same shape and no other
 // tensor may be; on any mismatch n is left unchanged and the error, wrapping
-// ErrWeights, names the tensors concerned. It returns the file's metadata.
+// ErrWeights, names the tensors concerned. A file with a "data_sha256"
+// entry whose data does not match it is an error wrapping ErrWeights; a
+// file without one (from elsewhere) loads unchecked. It returns the file's
+// metadata.
 func (n *Network) Load(r io.Reader) (map[string]string, error) {
 	ts, meta, err := safetensors.Read(r)
 	if err != nil {
-		return nil, err
+		return nil, checksumError(err)
 	}
 	return meta, n.assign(ts)
 }
@@ -59,7 +74,7 @@ func (n *Network) Load(r io.Reader) (map[string]string, error) {
 func (n *Network) LoadFile(path string) (map[string]string, error) {
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, checksumError(err)
 	}
 	if err := n.assign(ts); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

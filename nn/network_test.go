@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -396,5 +397,32 @@ func TestEvictedGraphIsFreed(t *testing.T) {
 	case <-freed:
 	case <-time.After(2 * time.Second): // cleanups run on their own goroutine
 		t.Error("the evicted graph's machine was not freed by a collection")
+	}
+}
+
+// A weight file robustq wrote fails to load, with ErrWeights, when its data
+// is damaged (here: every byte of the last value zeroed); the network keeps
+// its weights.
+func TestLoadFileDetectsDamage(t *testing.T) {
+	net := tinyNet(t, 1)
+	p := t.TempDir() + "/w.safetensors"
+	if err := net.SaveFile(p, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b[len(b)-4:])
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := tinyNet(t, 2)
+	before := slices.Clone(other.Param("fc.weight").Data)
+	if _, err := other.LoadFile(p); !errors.Is(err, ErrWeights) {
+		t.Errorf("damaged file: %v, want ErrWeights", err)
+	}
+	if !slices.Equal(before, other.Param("fc.weight").Data) {
+		t.Error("a failed load changed the weights")
 	}
 }

@@ -208,6 +208,7 @@ func SaveOptimizerFile(path string, o StatefulOptimizer, metadata map[string]str
 	}
 	meta := map[string]string{"content": "optimizer state"}
 	maps.Copy(meta, metadata)
+	meta[safetensors.ChecksumKey] = safetensors.Checksum(ts)
 	return safetensors.WriteFile(path, ts, meta)
 }
 
@@ -216,7 +217,7 @@ func SaveOptimizerFile(path string, o StatefulOptimizer, metadata map[string]str
 func LoadOptimizerFile(path string, o StatefulOptimizer) (map[string]string, error) {
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, checksumError(err)
 	}
 	s := make(map[string][]float32, len(ts))
 	for _, t := range ts {

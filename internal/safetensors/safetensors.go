@@ -3,7 +3,9 @@ package safetensors
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,9 @@ var (
 	// ErrValueRange reports an F64 value that is finite but too large in
 	// magnitude for float32.
 	ErrValueRange = errors.New("safetensors: value out of float32 range")
+	// ErrChecksum reports a data section whose SHA-256 differs from the one
+	// recorded under ChecksumKey: the tensor values were damaged or edited.
+	ErrChecksum = errors.New("safetensors: data checksum mismatch")
 )
 
 // Tensor is a named float32 tensor stored in row-major (C) order.
@@ -201,6 +206,34 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: tensor name %q is not valid UTF-8", ErrInvalidName, name)
 	}
 	return nil
+}
+
+// ChecksumKey is the metadata key under which a writer may record
+// Checksum of its tensors; Read verifies it when present (files without it
+// load as before).
+const ChecksumKey = "data_sha256"
+
+// Checksum returns the hex SHA-256 of the data section that Write produces
+// for tensors: their values as little-endian F32, tensors sorted by name.
+func Checksum(tensors []Tensor) string {
+	order := make([]int, len(tensors))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(tensors[a].Name, tensors[b].Name) })
+	h := sha256.New()
+	buf := make([]byte, 0, chunkSize)
+	for _, i := range order {
+		for _, v := range tensors[i].Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Write writes tensors and metadata to w in the safetensors format, with
@@ -464,6 +497,11 @@ func read(r io.Reader, size int64) ([]Tensor, map[string]string, error) {
 
 	out := make(map[string][]float32, len(entries))
 	scratch := make([]byte, chunkSize)
+	want, check := meta[ChecksumKey]
+	h := sha256.New()
+	if check {
+		r = io.TeeReader(r, h)
+	}
 	for i := range entries {
 		e := &entries[i]
 		data, err := readData(r, e, scratch, size >= 0)
@@ -477,6 +515,9 @@ func read(r io.Reader, size int64) ([]Tensor, map[string]string, error) {
 		return nil, nil, fmt.Errorf("%w: data continues after the %d bytes the tensors cover", ErrInvalidOffsets, total)
 	} else if err != nil && err != io.EOF {
 		return nil, nil, fmt.Errorf("safetensors: reading: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); check && got != want {
+		return nil, nil, fmt.Errorf("%w: recorded %s, data %s", ErrChecksum, want, got)
 	}
 
 	tensors := make([]Tensor, 0, len(entries))

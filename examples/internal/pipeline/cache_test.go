@@ -183,3 +183,18 @@ func TestCachedRefusesDivergedModel(t *testing.T) {
 		t.Errorf("lr 0.05: %v", err)
 	}
 }
+
+// A row result edited by hand (still valid JSON) no longer matches its
+// checksum.
+func TestRowResultChecksum(t *testing.T) {
+	r := RowResult{Label: "Orig. (Q)", Acc: map[string]float64{"PGD": 0}, CleanBits: "10", Correct: map[string]string{"PGD": "00"}}
+	r.Checksum = r.sum()
+	if r.Checksum != r.sum() {
+		t.Fatal("checksum not stable")
+	}
+	edited := r
+	edited.Acc = map[string]float64{"PGD": 0.77}
+	if edited.Checksum == edited.sum() {
+		t.Error("an edited accuracy keeps the checksum")
+	}
+}

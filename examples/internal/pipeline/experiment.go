@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +90,18 @@ type RowResult struct {
 	// attack).
 	CleanBits string
 	Correct   map[string]string
+	// Checksum is the SHA-256 of the result's JSON with Checksum empty: a
+	// cached result that does not match it (edited or damaged) is computed
+	// again.
+	Checksum string
+}
+
+// sum returns the SHA-256 of r's JSON with Checksum empty.
+func (r RowResult) sum() string {
+	r.Checksum = ""
+	b, _ := json.Marshal(r)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // Run trains or loads the models, evaluates every row and writes the report.
@@ -230,9 +244,10 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	cachePath := filepath.Join(e.Cache, "eval", rowKey(p, e.Seed, r.Label, r.Net, e.nets[r.Base], e.nets[e.Substitute])+".json")
 	if b, err := os.ReadFile(cachePath); err == nil {
 		var res RowResult
-		if json.Unmarshal(b, &res) == nil && res.Label == r.Label && res.CleanBits != "" {
+		if json.Unmarshal(b, &res) == nil && res.Label == r.Label && res.CleanBits != "" && res.Checksum == res.sum() {
 			return res, nil
 		}
+		fmt.Fprintf(e.Log, "%s: cached result %s is damaged, edited or from an older version; computing it again\n", r.Label, cachePath)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return RowResult{}, err
 	}
@@ -294,6 +309,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 		}
 	}
 	res.Seconds = time.Since(t0).Seconds()
+	res.Checksum = res.sum()
 	if b, err := json.Marshal(res); err == nil {
 		if err := os.MkdirAll(filepath.Dir(cachePath), 0o755); err == nil {
 			_ = WriteFileAtomic(cachePath, b)
