@@ -301,11 +301,30 @@ func (gr *graph) run(x []float32, y []int, loss Loss) error {
 
 func nodeData(n *G.Node) ([]float32, error) { return valueData(n.Value()) }
 
-// Logits implements Classifier. It runs in evaluation mode.
+// maxEvalChunk is the largest batch an evaluation graph is built for:
+// Logits and InputGrad split larger batches into chunks of this size, so
+// their memory does not grow with the batch (examples are independent in
+// evaluation mode, so chunking changes no result).
+const maxEvalChunk = 256
+
+// Logits implements Classifier. It runs in evaluation mode, on at most
+// 256 examples per graph.
 func (n *Network) Logits(x []float32) ([]float32, error) {
 	batch, err := n.spec.CheckInput(x, nil)
 	if err != nil {
 		return nil, err
+	}
+	if batch > maxEvalChunk {
+		e := n.spec.ExampleSize()
+		out := make([]float32, 0, batch*n.spec.Classes)
+		for lo := 0; lo < batch; lo += maxEvalChunk {
+			z, err := n.Logits(x[lo*e : min(lo+maxEvalChunk, batch)*e])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, z...)
+		}
+		return out, nil
 	}
 	gr, err := n.graph(evalBatch(batch), modeLogits)
 	if err != nil {
@@ -322,7 +341,8 @@ func (n *Network) Logits(x []float32) ([]float32, error) {
 	return append([]float32(nil), d[:batch*n.spec.Classes]...), nil
 }
 
-// InputGrad implements Model. It runs in evaluation mode.
+// InputGrad implements Model. It runs in evaluation mode, on at most 256
+// examples per graph.
 func (n *Network) InputGrad(x []float32, y []int, loss Loss) (grad, losses []float32, err error) {
 	if loss == nil {
 		return nil, nil, fmt.Errorf("nn: InputGrad with a nil loss")
@@ -330,6 +350,19 @@ func (n *Network) InputGrad(x []float32, y []int, loss Loss) (grad, losses []flo
 	batch, err := n.spec.CheckInput(x, y)
 	if err != nil {
 		return nil, nil, err
+	}
+	if batch > maxEvalChunk {
+		e := n.spec.ExampleSize()
+		grad, losses = make([]float32, 0, len(x)), make([]float32, 0, batch)
+		for lo := 0; lo < batch; lo += maxEvalChunk {
+			hi := min(lo+maxEvalChunk, batch)
+			g, l, err := n.InputGrad(x[lo*e:hi*e], y[lo:hi], loss)
+			if err != nil {
+				return nil, nil, err
+			}
+			grad, losses = append(grad, g...), append(losses, l...)
+		}
+		return grad, losses, nil
 	}
 	gr, err := n.graph(evalBatch(batch), modeInputGrad)
 	if err != nil {

@@ -426,3 +426,44 @@ func TestLoadFileDetectsDamage(t *testing.T) {
 		t.Error("a failed load changed the weights")
 	}
 }
+
+// Batches larger than maxEvalChunk are evaluated in chunks: the results are
+// those of the chunks evaluated one by one, and no graph is built for more
+// than maxEvalChunk examples, so memory does not grow with the batch.
+func TestEvalChunks(t *testing.T) {
+	net := tinyNet(t, 3)
+	n := 2*maxEvalChunk + 37
+	r := rand.New(rand.NewPCG(5, 5))
+	x := make([]float32, n*36)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	y := make([]int, n)
+	for i := range y {
+		y[i] = r.IntN(3)
+	}
+	z, err := net.Logits(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, l, err := net.InputGrad(x, y, CrossEntropy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(z) != n*3 || len(g) != len(x) || len(l) != n {
+		t.Fatalf("lengths %d %d %d", len(z), len(g), len(l))
+	}
+	for lo := 0; lo < n; lo += maxEvalChunk {
+		hi := min(lo+maxEvalChunk, n)
+		zc, _ := net.Logits(x[lo*36 : hi*36])
+		gc, lc, _ := net.InputGrad(x[lo*36:hi*36], y[lo:hi], CrossEntropy{})
+		if !slices.Equal(zc, z[lo*3:hi*3]) || !slices.Equal(gc, g[lo*36:hi*36]) || !slices.Equal(lc, l[lo:hi]) {
+			t.Fatalf("chunk %d..%d differs", lo, hi)
+		}
+	}
+	for k := range net.graphs {
+		if k.batch > maxEvalChunk {
+			t.Errorf("a graph for %d examples", k.batch)
+		}
+	}
+}
