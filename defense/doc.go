@@ -22,8 +22,8 @@
 //     generate examples at and beyond the measured distance with their true
 //     labels, retrain, repeat. Its documentation says which choices are
 //     ours. BoundaryDistances, the distance estimate that drives it (along
-//     GradientDirection, SignDirection or RandomDirection), is exported for
-//     reports on test sets.
+//     GradientDirection, SignDirection, PathDirection or RandomDirection), is
+//     exported for reports on test sets.
 //   - QAT: a hook that trains with Q(W) in the forward and backward passes
 //     and applies the update to W (straight-through estimator, quant.STE).
 //     Every Trainer takes an optional *QAT.
