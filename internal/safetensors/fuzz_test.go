@@ -20,7 +20,7 @@ func FuzzRead(f *testing.F) {
 	for i, ts := range seeds {
 		var meta map[string]string
 		if i%2 == 1 {
-			meta = map[string]string{"format": "pt"}
+			meta = map[string]string{"format": "pt", ChecksumKey: Checksum(ts)}
 		}
 		var buf bytes.Buffer
 		if err := Write(&buf, ts, meta); err != nil {

@@ -317,7 +317,7 @@ func TestReadOtherDtypes(t *testing.T) {
 // sentinels lists every sentinel error of the package.
 var sentinels = []error{
 	ErrHeaderTooLarge, ErrInvalidHeader, ErrUnsupportedDtype, ErrInvalidShape,
-	ErrInvalidOffsets, ErrDuplicateName, ErrInvalidName, ErrTruncated, ErrValueRange,
+	ErrInvalidOffsets, ErrDuplicateName, ErrInvalidName, ErrTruncated, ErrValueRange, ErrChecksum,
 }
 
 func wrapsSentinel(err error) bool {
