@@ -8,7 +8,7 @@ import (
 )
 
 // benchNet builds a network and a random batch of 128 (the batch size of
-// ../shared/bench/torch_ref.py) with fixed seeds.
+// the PyTorch comparison in BENCHMARKS.md) with fixed seeds.
 func benchNet(b *testing.B, name string) (*Network, []float32, []int) {
 	b.Helper()
 	r := rand.New(rand.NewPCG(1, 1))

@@ -34,7 +34,7 @@ func SubstituteCNN(rng *rand.Rand) (*Network, error) {
 // 1×1 projection shortcuts where the shape changes), leaky ReLU 0.1, batch
 // norm, global average pooling and FC 10, on 3×32×32 inputs. w = 10 is the
 // paper's model (about 46M parameters). Parameter names follow
-// ../shared/bench/torch_ref.py's PyTorch module (stem, units.i.*, bn, fc).
+// the PyTorch module of the BENCHMARKS.md comparison (stem, units.i.*, bn, fc).
 func WideResNet32(w int, rng *rand.Rand) (*Network, error) {
 	if w < 1 {
 		return nil, fmt.Errorf("nn: WideResNet32 width %d, want ≥ 1", w)
