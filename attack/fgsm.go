@@ -228,11 +228,12 @@ func (p *problem) iterate(ctx context.Context, gm nn.Model, adv []float32, s ite
 		}
 		q, a, m := p, adv, acc
 		if s.earlyStop {
-			z, err := p.subset(active).logits(gm, gather(adv, active, p.d))
+			q = p.subset(active)
+			z, err := q.logits(gm, gather(adv, active, p.d))
 			if err != nil {
 				return err
 			}
-			f := p.subset(active).fooled(z)
+			f := q.fooled(z)
 			still := active[:0]
 			for j, i := range active {
 				if !f[j] {

@@ -42,6 +42,17 @@ func interiorPoints(t testing.TB, m nn.Classifier, n, d int, seed uint64) ([]flo
 	return x, y
 }
 
+// margin2 is (w₀ − w₁)·x + b₀ − b₁ for the two-class linear model of
+// linear2, in float64.
+func margin2(w, b, x []float32) float64 {
+	d := len(x)
+	f := float64(b[0]) - float64(b[1])
+	for j := range d {
+		f += (float64(w[j]) - float64(w[d+j])) * float64(x[j])
+	}
+	return f
+}
+
 // Along the sign direction sign(w₀ − w₁)/√d of a linear two-class model
 // the margin f = (w₀ − w₁)·x + b₀ − b₁ changes at the rate ‖w₀ − w₁‖₁/√d,
 // so the distance is |f|·√d/‖w₀ − w₁‖₁ while the path stays inside [0, 1].
@@ -64,11 +75,7 @@ func TestBoundaryDistanceSignAndPathClosedForm(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range y {
-			var f float64
-			for j := range d {
-				f += (float64(w[j]) - float64(w[d+j])) * float64(x[i*d+j])
-			}
-			f += float64(b[0]) - float64(b[1])
+			f := margin2(w, b, x[i*d:(i+1)*d])
 			want := math.Abs(f) * math.Sqrt(d) / l1
 			// tol as in the gradient case: the bracket and float32 rounding.
 			tol := 1.0/10/(1<<24) + 2e-6
@@ -101,11 +108,7 @@ func TestBoundaryDistanceLinearClosedForm(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range y {
-			var f float64
-			for j := range d {
-				f += (float64(w[j]) - float64(w[d+j])) * float64(x[i*d+j])
-			}
-			f += float64(b[0]) - float64(b[1])
+			f := margin2(w, b, x[i*d:(i+1)*d])
 			want := math.Abs(f) / math.Sqrt(nrm2)
 			// tol: the bisection bracket MaxDist/Scan/2^Bisect = 6e-9, plus
 			// float32 rounding of the points and logits (relative ~1e-6 of

@@ -9,6 +9,16 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
+// scanError is the least squared error of the midrise grid over n scales
+// evenly spaced up to 1.02 times the max|w| grid's scale top.
+func scanError(data []float32, half, top float64, n int) float64 {
+	best := math.Inf(1)
+	for i := 1; i <= n; i++ {
+		best = min(best, midriseError(data, top*1.02*float64(i)/float64(n), half))
+	}
+	return best
+}
+
 // uniformError is Σ (Q(w) − w)² in float64.
 func uniformError(src, q []float32) float64 {
 	var e float64
@@ -52,12 +62,7 @@ func TestUniformMinimisesError(t *testing.T) {
 				t.Fatal(err)
 			}
 			half := float64(int(1) << (bits - 1))
-			top := maxAbs(p.Data) / (half - 0.5)
-			scan := math.Inf(1)
-			for i := 1; i <= 2000; i++ {
-				s := top * 1.02 * float64(i) / 2000
-				scan = min(scan, midriseError(p.Data, s, half))
-			}
+			scan := scanError(p.Data, half, maxAbs(p.Data)/(half-0.5), 2000)
 			e := uniformError(p.Data, got)
 			// float32 rounding of the outputs adds up to ~1e-7 relative per value.
 			if e > scan*(1+1e-5) {
@@ -154,11 +159,7 @@ func TestUniformLargeGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		half := float64(int(1) << (bits - 1))
-		top := maxAbs(p.Data) / (half - 0.5)
-		scan := math.Inf(1)
-		for i := 1; i <= 400; i++ {
-			scan = min(scan, midriseError(p.Data, top*1.02*float64(i)/400, half))
-		}
+		scan := scanError(p.Data, half, maxAbs(p.Data)/(half-0.5), 400)
 		if e := uniformError(p.Data, got); e > scan*1.001 {
 			t.Errorf("%d bits: error %.6g, scan %.6g", bits, e, scan)
 		}

@@ -22,14 +22,7 @@ import (
 // an uninterrupted one, bit for bit (checkpoint and optimizer state both
 // restored), and the finished model must replace the checkpoints.
 func TestCachedResumesExactly(t *testing.T) {
-	r := rand.New(rand.NewPCG(2, 2))
-	ds := &data.Dataset{X: make([]float32, 40*16), Y: make([]int, 40), Channels: 1, Height: 4, Width: 4, Classes: 3}
-	for i := range ds.X {
-		ds.X[i] = r.Float32()
-	}
-	for i := range ds.Y {
-		ds.Y[i] = r.IntN(3)
-	}
+	ds := randomTiny(40, 2)
 	errStop := errors.New("interrupted")
 	job := func(stopAfter int) Job {
 		return Job{Key: "k", Epochs: 3, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
@@ -155,14 +148,7 @@ func TestWriteFileAtomicMode(t *testing.T) {
 // A diverging run (SGD at learning rate 1e4) stops with ErrDiverged and
 // caches nothing; a healthy one passes the guard.
 func TestCachedRefusesDivergedModel(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 3))
-	ds := &data.Dataset{X: make([]float32, 64*16), Y: make([]int, 64), Channels: 1, Height: 4, Width: 4, Classes: 3}
-	for i := range ds.X {
-		ds.X[i] = r.Float32()
-	}
-	for i := range ds.Y {
-		ds.Y[i] = r.IntN(3)
-	}
+	ds := randomTiny(64, 3)
 	job := func(lr float64) Job {
 		return Job{Key: "k", Epochs: 3, Train: func(ctx context.Context, net *nn.Network, ds *data.Dataset, start int, hooks []nn.Hook) error {
 			_, err := nn.Train(ctx, net, ds, nn.TrainConfig{Epochs: 3, StartEpoch: start, BatchSize: 8, LR: nn.ConstantLR(lr), Hooks: hooks})
@@ -197,4 +183,18 @@ func TestRowResultChecksum(t *testing.T) {
 	if edited.Checksum == edited.sum() {
 		t.Error("an edited accuracy keeps the checksum")
 	}
+}
+
+// randomTiny returns n random examples for the tiny network (1×4×4, 3
+// classes), values and labels drawn from the stream (seed, seed).
+func randomTiny(n int, seed uint64) *data.Dataset {
+	r := rand.New(rand.NewPCG(seed, seed))
+	ds := &data.Dataset{X: make([]float32, n*16), Y: make([]int, n), Channels: 1, Height: 4, Width: 4, Classes: 3}
+	for i := range ds.X {
+		ds.X[i] = r.Float32()
+	}
+	for i := range ds.Y {
+		ds.Y[i] = r.IntN(3)
+	}
+	return ds
 }

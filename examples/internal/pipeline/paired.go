@@ -87,7 +87,7 @@ func scores(s string) []float64 {
 	return out
 }
 
-// sub returns a − b elementwise (nil when the lengths differ).
+// subScores returns a − b elementwise (nil when the lengths differ).
 func subScores(a, b []float64) []float64 {
 	if len(a) != len(b) {
 		return nil

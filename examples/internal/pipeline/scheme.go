@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/defense"
@@ -148,15 +149,7 @@ func (e *Experiment) muVariants(at *data.Dataset) (string, error) {
 	}
 	head := fmt.Sprintf("| model | mapping | clean (%d) | median logit gap (top-1 − top-2) | zero CE grad | p = 1 in float32 |\n| --- | --- | --- | --- | --- | --- |\n",
 		e.Profile.NClean)
-	return head + joinLines(rows), nil
-}
-
-func joinLines(rows []string) string {
-	out := ""
-	for _, r := range rows {
-		out += r + "\n"
-	}
-	return out
+	return head + strings.Join(rows, "\n") + "\n", nil
 }
 
 // weightsHash is an FNV-1a hash of every parameter's name, shape and values.
