@@ -47,9 +47,10 @@ func (n *Network) meta(extra map[string]string, ts []safetensors.Tensor) map[str
 	return m
 }
 
-// checksumError wraps a data-checksum mismatch with ErrWeights.
-func checksumError(err error) error {
-	if errors.Is(err, safetensors.ErrChecksum) {
+// readError wraps a data-checksum mismatch or a header over the read
+// limits with ErrWeights.
+func readError(err error) error {
+	if errors.Is(err, safetensors.ErrChecksum) || errors.Is(err, safetensors.ErrLimit) {
 		return fmt.Errorf("%w: %w", ErrWeights, err)
 	}
 	return err
@@ -58,23 +59,25 @@ func checksumError(err error) error {
 // Load reads parameters saved by Save (or by PyTorch's safetensors) into n.
 // Every parameter of n must be present with the same shape and no other
 // tensor may be; on any mismatch n is left unchanged and the error, wrapping
-// ErrWeights, names the tensors concerned. A file with a "data_sha256"
+// ErrWeights, names the tensors concerned. Names and shapes are checked
+// against n before any tensor data is read, so a hostile header costs no
+// more memory than the header itself. A file with a "data_sha256"
 // entry whose data does not match it is an error wrapping ErrWeights; a
 // file without one (from elsewhere) loads unchecked. It returns the file's
 // metadata.
 func (n *Network) Load(r io.Reader) (map[string]string, error) {
-	ts, meta, err := safetensors.Read(r)
+	ts, meta, err := n.readOptions().Read(r)
 	if err != nil {
-		return nil, checksumError(err)
+		return nil, readError(err)
 	}
 	return meta, n.assign(ts)
 }
 
 // LoadFile is Load from a file.
 func (n *Network) LoadFile(path string) (map[string]string, error) {
-	ts, meta, err := safetensors.ReadFile(path)
+	ts, meta, err := n.readOptions().ReadFile(path)
 	if err != nil {
-		return nil, checksumError(err)
+		return nil, readError(err)
 	}
 	if err := n.assign(ts); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -82,40 +85,80 @@ func (n *Network) LoadFile(path string) (map[string]string, error) {
 	return meta, nil
 }
 
-func (n *Network) assign(ts []safetensors.Tensor) error {
+// readOptions check a file's names and shapes against n before any tensor
+// data is read, so a hostile header costs no more than the header.
+func (n *Network) readOptions() safetensors.ReadOptions {
+	var data int64
+	for _, p := range n.params {
+		data += 8 * int64(len(p.Data)) // the widest dtype, F64
+	}
+	return safetensors.ReadOptions{
+		MaxTensors:   2*len(n.params) + 16, // room to name a few unexpected ones
+		MaxDataBytes: max(data, 1),
+		Check:        n.checkHeader,
+	}
+}
+
+// checkHeader reports every tensor of a header that n does not expect, has
+// the wrong shape, or is missing.
+func (n *Network) checkHeader(infos []safetensors.Info) error {
 	var problems []string
-	found := map[string]safetensors.Tensor{}
-	for _, t := range ts {
+	seen := map[string]bool{}
+	for _, t := range infos {
+		seen[t.Name] = true
 		p := n.byName[t.Name]
 		if p == nil {
 			problems = append(problems, fmt.Sprintf("unexpected tensor %q", t.Name))
-			continue
-		}
-		if !slices.Equal(p.Shape, t.Shape) {
+		} else if !slices.Equal(p.Shape, t.Shape) {
 			problems = append(problems, fmt.Sprintf("%s has shape %v, want %v", t.Name, t.Shape, p.Shape))
-			continue
 		}
+	}
+	for _, p := range n.params {
+		if !seen[p.Name] {
+			problems = append(problems, fmt.Sprintf("missing tensor %q", p.Name))
+		}
+	}
+	return n.weightsError(problems)
+}
+
+func (n *Network) weightsError(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	if len(problems) > 8 {
+		problems = append(problems[:8], fmt.Sprintf("and %d more", len(problems)-8))
+	}
+	return fmt.Errorf("%w %q: %s", ErrWeights, n.name, strings.Join(problems, "; "))
+}
+
+// assign copies checked tensors (see checkHeader) into n's parameters,
+// unless one holds a non-finite value.
+func (n *Network) assign(ts []safetensors.Tensor) error {
+	if err := n.checkHeader(infos(ts)); err != nil {
+		return err
+	}
+	var problems []string
+	for _, t := range ts {
 		for _, v := range t.Data {
 			if v != v || v > 3.4e38 || v < -3.4e38 {
 				problems = append(problems, fmt.Sprintf("%s holds a non-finite value", t.Name))
 				break
 			}
 		}
-		found[t.Name] = t
 	}
-	for _, p := range n.params {
-		if _, ok := found[p.Name]; !ok && !slices.ContainsFunc(ts, func(t safetensors.Tensor) bool { return t.Name == p.Name }) {
-			problems = append(problems, fmt.Sprintf("missing tensor %q", p.Name))
-		}
+	if err := n.weightsError(problems); err != nil {
+		return err
 	}
-	if len(problems) > 0 {
-		if len(problems) > 8 {
-			problems = append(problems[:8], fmt.Sprintf("and %d more", len(problems)-8))
-		}
-		return fmt.Errorf("%w %q: %s", ErrWeights, n.name, strings.Join(problems, "; "))
-	}
-	for _, p := range n.params {
-		copy(p.Data, found[p.Name].Data)
+	for _, t := range ts {
+		copy(n.byName[t.Name].Data, t.Data)
 	}
 	return nil
+}
+
+func infos(ts []safetensors.Tensor) []safetensors.Info {
+	out := make([]safetensors.Info, len(ts))
+	for i, t := range ts {
+		out[i] = safetensors.Info{Name: t.Name, Dtype: "F32", Shape: t.Shape}
+	}
+	return out
 }

@@ -2,11 +2,18 @@ package nn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/robustq/robustq/internal/safetensors"
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
@@ -65,5 +72,58 @@ func TestLoadMismatch(t *testing.T) {
 	}
 	if _, err := a.Load(bytes.NewReader([]byte{1, 2, 3})); err == nil {
 		t.Error("truncated file loaded without error")
+	}
+}
+
+func TestLoadHostileHeaderAllocatesLittle(t *testing.T) {
+	a, _ := MNISTCNN(rand.New(rand.NewPCG(1, 1)))
+	header := func(h string) []byte {
+		return append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
+	}
+	// Each stream sends its header and 8 MiB of data, far less than the
+	// header claims; the network's names and shapes reject each one before
+	// any data is read.
+	body := make([]byte, 8<<20)
+	conv := a.Params()[0]
+	for name, h := range map[string][]byte{
+		// An unknown 256 MiB tensor.
+		"unknown name": header(`{"junk":{"dtype":"F32","shape":[67108864],"data_offsets":[0,268435456]}}`),
+		// A known name claiming 2^40 elements.
+		"huge shape": header(fmt.Sprintf(`{%q:{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,4398046511104]}}`, conv.Name)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := a.Load(io.MultiReader(bytes.NewReader(h), bytes.NewReader(body)))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrWeights) {
+				t.Fatalf("error %v, want ErrWeights", err)
+			}
+			// 2 MiB: room for the parser's bookkeeping; reading the data
+			// sent would allocate at least the body's 8 MiB.
+			if n := after.TotalAlloc - before.TotalAlloc; n > 2<<20 {
+				t.Errorf("allocated %d bytes before rejecting the header", n)
+			}
+		})
+	}
+}
+
+func TestLoadListsEveryProblem(t *testing.T) {
+	a, _ := MNISTCNN(rand.New(rand.NewPCG(1, 1)))
+	ts := a.tensors()
+	ts[0] = safetensors.Tensor{Name: "extra", Shape: []int{1}, Data: []float32{1}} // drops ts[0], adds one
+	ts[2].Shape = []int{len(ts[2].Data)}                                           // flattened: wrong shape
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Load(&buf)
+	if !errors.Is(err, ErrWeights) {
+		t.Fatalf("error %v, want ErrWeights", err)
+	}
+	for _, want := range []string{`unexpected tensor "extra"`, a.Params()[2].Name + " has shape", `missing tensor "` + a.Params()[0].Name} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

@@ -217,7 +217,7 @@ func SaveOptimizerFile(path string, o StatefulOptimizer, metadata map[string]str
 func LoadOptimizerFile(path string, o StatefulOptimizer) (map[string]string, error) {
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, checksumError(err)
+		return nil, readError(err)
 	}
 	s := make(map[string][]float32, len(ts))
 	for _, t := range ts {

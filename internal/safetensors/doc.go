@@ -22,7 +22,9 @@
 //
 // Files are untrusted input. Every number in a header is checked before it is
 // used, and memory is allocated in proportion to the bytes actually present,
-// never to the sizes a header claims.
+// never to the sizes a header claims. [ReadOptions] bound the number of
+// tensors and the data size a header may declare, and let the caller check
+// names and shapes (against a network, say) before any data is read.
 //
 // # Invariants
 //
@@ -37,7 +39,8 @@
 //     end at the end of the file. Each range's length equals the element count
 //     times the dtype's size.
 //   - Every error starts with "safetensors: " and wraps one of the package's
-//     sentinel errors, so callers can test it with errors.Is.
+//     sentinel errors, so callers can test it with errors.Is; the one
+//     exception is an error from ReadOptions.Check, returned as it is.
 //   - WriteFile never leaves a partly written file at its destination: it
 //     writes a temporary file in the same directory, syncs it and renames it.
 package safetensors

@@ -58,6 +58,9 @@ var (
 	// ErrValueRange reports an F64 value that is finite but too large in
 	// magnitude for float32.
 	ErrValueRange = errors.New("safetensors: value out of float32 range")
+	// ErrLimit reports a header that lists more tensors, or more data, than
+	// the ReadOptions in use allow.
+	ErrLimit = errors.New("safetensors: size exceeds limit")
 	// ErrChecksum reports a data section whose SHA-256 differs from the one
 	// recorded under ChecksumKey: the tensor values were damaged or edited.
 	ErrChecksum = errors.New("safetensors: data checksum mismatch")
@@ -412,20 +415,63 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 	return nil
 }
 
+// Default limits of ReadOptions.
+const (
+	// DefaultMaxTensors is the most tensors a header may list.
+	DefaultMaxTensors = 1 << 16
+	// DefaultMaxDataBytes is the largest data buffer a header may describe:
+	// 2 GiB, a thousand times robustq's largest network.
+	DefaultMaxDataBytes = 2 << 30
+)
+
+// Info describes one tensor as its header lists it.
+type Info struct {
+	Name  string
+	Dtype string
+	Shape []int
+}
+
+// ReadOptions bound and check what a read accepts, before any tensor data
+// is read. The zero value applies the default limits and checks nothing
+// else.
+type ReadOptions struct {
+	// MaxTensors is the most tensors the header may list; 0 means
+	// DefaultMaxTensors.
+	MaxTensors int
+	// MaxDataBytes is the largest data buffer the header may describe; 0
+	// means DefaultMaxDataBytes.
+	MaxDataBytes int64
+	// Check, when not nil, is called with every tensor of the parsed
+	// header, in header order, before any data is read; an error it
+	// returns ends the read and is returned as it is.
+	Check func([]Info) error
+}
+
 // Read reads a safetensors file from r and returns its tensors sorted by
 // name, and its metadata (nil when the file has no "__metadata__" entry).
 // Read consumes r to its end: bytes after the last tensor are an error, as
-// the format requires the buffer to be covered exactly.
+// the format requires the buffer to be covered exactly. It applies the
+// default limits (see ReadOptions).
 //
 // Memory grows with the bytes actually read, not with the sizes the header
 // claims, so a short hostile input cannot cause a large allocation.
 func Read(r io.Reader) ([]Tensor, map[string]string, error) {
-	return read(r, -1)
+	return ReadOptions{}.Read(r)
 }
 
 // ReadFile reads the named safetensors file as Read does. It checks the
 // header's sizes against the file's size before reading the data.
 func ReadFile(path string) ([]Tensor, map[string]string, error) {
+	return ReadOptions{}.ReadFile(path)
+}
+
+// Read is the package's Read within o's limits and check.
+func (o ReadOptions) Read(r io.Reader) ([]Tensor, map[string]string, error) {
+	return o.read(r, -1)
+}
+
+// ReadFile is the package's ReadFile within o's limits and check.
+func (o ReadOptions) ReadFile(path string) ([]Tensor, map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %w", err)
@@ -439,7 +485,7 @@ func ReadFile(path string) ([]Tensor, map[string]string, error) {
 	if st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	ts, meta, err := read(bufio.NewReaderSize(f, chunkSize), size)
+	ts, meta, err := o.read(bufio.NewReaderSize(f, chunkSize), size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (file %s)", err, path)
 	}
@@ -456,7 +502,7 @@ type entry struct {
 }
 
 // read reads a file from r. size is the total input size when known, else -1.
-func read(r io.Reader, size int64) ([]Tensor, map[string]string, error) {
+func (o ReadOptions) read(r io.Reader, size int64) ([]Tensor, map[string]string, error) {
 	var prefix [8]byte
 	if _, err := io.ReadFull(r, prefix[:]); err != nil {
 		return nil, nil, ioError("reading header length", err)
@@ -477,13 +523,33 @@ func read(r io.Reader, size int64) ([]Tensor, map[string]string, error) {
 	if uint64(len(header)) < n {
 		return nil, nil, fmt.Errorf("%w: header has %d of %d bytes", ErrTruncated, len(header), n)
 	}
-	entries, meta, err := parseHeader(header)
+	maxTensors := o.MaxTensors
+	if maxTensors <= 0 {
+		maxTensors = DefaultMaxTensors
+	}
+	entries, meta, err := parseHeader(header, maxTensors)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.Check != nil {
+		infos := make([]Info, len(entries))
+		for i, e := range entries {
+			infos[i] = Info{Name: e.name, Dtype: e.dt.name, Shape: e.shape}
+		}
+		if err := o.Check(infos); err != nil {
+			return nil, nil, err
+		}
 	}
 	total, err := checkLayout(entries)
 	if err != nil {
 		return nil, nil, err
+	}
+	maxData := o.MaxDataBytes
+	if maxData <= 0 {
+		maxData = DefaultMaxDataBytes
+	}
+	if total > maxData {
+		return nil, nil, fmt.Errorf("%w: tensors cover %d bytes, limit %d", ErrLimit, total, maxData)
 	}
 	if size >= 0 {
 		have := size - 8 - int64(n)
@@ -614,7 +680,8 @@ func compareInt64(a, b int64) int {
 // parseHeader parses the JSON header. It walks the tokens itself so that it
 // can reject duplicate keys (encoding/json would keep the last) and anything
 // other than the expected structure.
-func parseHeader(h []byte) ([]entry, map[string]string, error) {
+// It fails with ErrLimit once more than maxTensors tensors are listed.
+func parseHeader(h []byte, maxTensors int) ([]entry, map[string]string, error) {
 	if len(h) == 0 || h[0] != '{' {
 		return nil, nil, fmt.Errorf("%w: header does not begin with '{'", ErrInvalidHeader)
 	}
@@ -651,6 +718,9 @@ func parseHeader(h []byte) ([]entry, map[string]string, error) {
 		}
 		if key == "" {
 			return nil, nil, fmt.Errorf("%w: empty tensor name", ErrInvalidName)
+		}
+		if len(entries) == maxTensors {
+			return nil, nil, fmt.Errorf("%w: more than %d tensors", ErrLimit, maxTensors)
 		}
 		e, err := p.tensorInfo(key)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -685,5 +686,84 @@ func TestChecksum(t *testing.T) {
 		if got, _, err := Read(bytes.NewReader(bad)); err != nil || slices.Equal(got[1].Data, ts[0].Data) {
 			t.Errorf("bit %d flipped without a checksum: %v, %v", bit, got, err)
 		}
+	}
+}
+
+func TestReadOptionsLimits(t *testing.T) {
+	// Three tensors of 2 floats (24 bytes of data).
+	ts := []Tensor{
+		{Name: "a", Shape: []int{2}, Data: []float32{1, 2}},
+		{Name: "b", Shape: []int{2}, Data: []float32{3, 4}},
+		{Name: "c", Shape: []int{1, 2}, Data: []float32{5, 6}},
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts ReadOptions
+		want error
+	}{
+		{"defaults", ReadOptions{}, nil},
+		{"tensors at limit", ReadOptions{MaxTensors: 3}, nil},
+		{"too many tensors", ReadOptions{MaxTensors: 2}, ErrLimit},
+		{"data at limit", ReadOptions{MaxDataBytes: 24}, nil},
+		{"too much data", ReadOptions{MaxDataBytes: 23}, ErrLimit},
+	} {
+		_, _, err := c.opts.Read(bytes.NewReader(buf.Bytes()))
+		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("%s: error %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+func TestReadOptionsCheckRunsBeforeData(t *testing.T) {
+	// A 64 MiB tensor whose data never arrives: Check must see the header
+	// and stop the read before a byte of data is read or allocated.
+	input := file(`{"big":{"dtype":"F32","shape":[4,4194304],"data_offsets":[0,67108864]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[67108864,67108868]}}`, nil)
+	stop := errors.New("unexpected tensor")
+	var got []Info
+	opts := ReadOptions{Check: func(infos []Info) error {
+		got = infos
+		return stop
+	}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := opts.Read(bytes.NewReader(input))
+	runtime.ReadMemStats(&after)
+	if err != stop {
+		t.Fatalf("error %v, want Check's error as it is", err)
+	}
+	want := []Info{{"big", "F32", []int{4, 4194304}}, {"b", "BF16", []int{2}}}
+	if len(got) != len(want) {
+		t.Fatalf("Check saw %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].Dtype != want[i].Dtype || !slices.Equal(got[i].Shape, want[i].Shape) {
+			t.Errorf("Check saw %v, want %v (header order)", got[i], want[i])
+		}
+	}
+	// 1 MiB: the header's bookkeeping; the tensor alone would be 64 MiB.
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("allocated %d bytes before Check rejected the header", n)
+	}
+}
+
+func TestReadManyTinyTensorsStopsAtLimit(t *testing.T) {
+	// A header listing DefaultMaxTensors+1 empty tensors: parsing stops at
+	// the limit with ErrLimit.
+	var h strings.Builder
+	h.WriteString("{")
+	for i := range DefaultMaxTensors + 1 {
+		if i > 0 {
+			h.WriteString(",")
+		}
+		fmt.Fprintf(&h, `"t%d":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`, i)
+	}
+	h.WriteString("}")
+	_, _, err := Read(bytes.NewReader(file(h.String(), nil)))
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("error %v, want ErrLimit", err)
 	}
 }
