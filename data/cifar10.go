@@ -61,9 +61,14 @@ func newCIFAR10(name string, n int) *Dataset {
 // r until EOF: each record is one label byte in [0, 10) followed by 3,072
 // pixel bytes, the 32×32 red, green and blue planes in turn, each row-major.
 // The input must hold at least one and at most MaxCIFAR10Records whole
-// records. The result has Name "cifar10".
+// records, within the default Limits. The result has Name "cifar10".
 func DecodeCIFAR10(r io.Reader) (*Dataset, error) {
-	return decodeCIFAR10(r, MaxCIFAR10Records)
+	return Limits{}.DecodeCIFAR10(r)
+}
+
+// DecodeCIFAR10 is the package's DecodeCIFAR10 within l.
+func (l Limits) DecodeCIFAR10(r io.Reader) (*Dataset, error) {
+	return decodeCIFAR10(r, int(min(MaxCIFAR10Records, l.maxExamples(cifarPixels))))
 }
 
 func decodeCIFAR10(r io.Reader, maxRecords int) (*Dataset, error) {
@@ -133,13 +138,19 @@ func cifarCount(size int64, what string) (int, error) {
 // The training split is data_batch_1.bin to data_batch_5.bin in that order,
 // the test split test_batch.bin; in an archive, files are matched by base
 // name wherever they sit. Each file must hold a whole number of records
-// (see DecodeCIFAR10), at most MaxCIFAR10Records. The result's Name is
-// "cifar10-train" or "cifar10-test".
+// (see DecodeCIFAR10), at most MaxCIFAR10Records, and the split must fit
+// the default Limits. The result's Name is "cifar10-train" or
+// "cifar10-test".
 //
 // From a folder, pixels are decoded straight into the result. From an
 // archive, whose members may come in any order, the needed files are first
 // held as bytes (a quarter of the result's size) and then decoded.
 func ReadCIFAR10(path, split string) (*Dataset, error) {
+	return Limits{}.ReadCIFAR10(path, split)
+}
+
+// ReadCIFAR10 is the package's ReadCIFAR10 within l.
+func (l Limits) ReadCIFAR10(path, split string) (*Dataset, error) {
 	names, err := cifarBatchNames(split)
 	if err != nil {
 		return nil, err
@@ -153,7 +164,7 @@ func ReadCIFAR10(path, split string) (*Dataset, error) {
 		return nil, fmt.Errorf("data: CIFAR-10: %w", err)
 	}
 	if st.Mode().IsRegular() {
-		return readCIFARArchive(path, names, name)
+		return l.readCIFARArchive(path, names, name)
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: CIFAR-10: %s is neither a folder nor a file", ErrFormat, path)
@@ -161,11 +172,11 @@ func ReadCIFAR10(path, split string) (*Dataset, error) {
 	dirs := []string{path, filepath.Join(path, cifarFolder)}
 	for _, dir := range dirs {
 		if isRegular(filepath.Join(dir, names[0])) {
-			return readCIFARDir(dir, names, name)
+			return l.readCIFARDir(dir, names, name)
 		}
 	}
 	if arch := filepath.Join(path, cifarArchive); isRegular(arch) {
-		return readCIFARArchive(arch, names, name)
+		return l.readCIFARArchive(arch, names, name)
 	}
 	return nil, fmt.Errorf("%w: CIFAR-10: no %s in %s, no %s",
 		ErrNotFound, names[0], strings.Join(dirs, " or "), filepath.Join(path, cifarArchive))
@@ -178,7 +189,7 @@ func isRegular(p string) bool {
 
 // readCIFARDir decodes the named batch files of dir straight into one
 // Dataset, sized from the files' sizes.
-func readCIFARDir(dir string, names []string, name string) (*Dataset, error) {
+func (l Limits) readCIFARDir(dir string, names []string, name string) (*Dataset, error) {
 	counts := make([]int, len(names))
 	total := 0
 	for i, n := range names {
@@ -194,6 +205,9 @@ func readCIFARDir(dir string, names []string, name string) (*Dataset, error) {
 			return nil, err
 		}
 		total += counts[i]
+		if err := l.check(int64(total), cifarPixels, "CIFAR-10 "+dir); err != nil {
+			return nil, err
+		}
 	}
 	d := newCIFAR10(name, total)
 	scale := unitScale()
@@ -240,7 +254,7 @@ func readCIFARFile(p string, x []float32, y []int, chunk []byte, scale *[256]flo
 // Reading to the end makes gzip verify its checksum and length, so a
 // damaged archive is an error rather than different images, and a second
 // member with a needed name is an error wherever it comes.
-func readCIFARArchive(arch string, names []string, name string) (*Dataset, error) {
+func (l Limits) readCIFARArchive(arch string, names []string, name string) (*Dataset, error) {
 	f, err := os.Open(arch)
 	if err != nil {
 		return nil, fmt.Errorf("data: CIFAR-10: %w", err)
@@ -256,6 +270,7 @@ func readCIFARArchive(arch string, names []string, name string) (*Dataset, error
 		want[n] = i
 	}
 	blocks := make([][]byte, len(names))
+	kept := int64(0) // records in the members kept so far
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -272,7 +287,12 @@ func readCIFARArchive(arch string, names []string, name string) (*Dataset, error
 		if blocks[i] != nil {
 			return nil, fmt.Errorf("%w: %s: second member named %s", ErrFormat, what, names[i])
 		}
-		if _, err := cifarCount(hdr.Size, what); err != nil {
+		n, err := cifarCount(hdr.Size, what)
+		if err != nil {
+			return nil, err
+		}
+		kept += int64(n)
+		if err := l.check(kept, cifarPixels, what); err != nil {
 			return nil, err
 		}
 		if blocks[i], err = readExact(tr, hdr.Size, what); err != nil {

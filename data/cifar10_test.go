@@ -288,11 +288,12 @@ func TestReadCIFAR10Hostile(t *testing.T) {
 }
 
 // TestReadCIFAR10BoundedAlloc checks that a tar member declaring the largest
-// allowed size over a few bytes of data does not allocate that size.
+// size the default Limits allow over a few bytes of data does not allocate
+// that size.
 func TestReadCIFAR10BoundedAlloc(t *testing.T) {
 	var buf bytes.Buffer
 	w := tar.NewWriter(&buf)
-	const size = MaxCIFAR10Records * cifarRecord // about 403 MB
+	size := Limits{}.maxExamples(cifarPixels) * cifarRecord // about 268 MB
 	if err := w.WriteHeader(&tar.Header{Name: "test_batch.bin", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestReadCIFAR10BoundedAlloc(t *testing.T) {
 		t.Errorf("err = %v, want ErrTruncated", err)
 	}
 	// Buffers grow from 64 KiB as data arrives; a few MiB at most (the
-	// gzip and bufio readers included), far below the declared 403 MB.
+	// gzip and bufio readers included), far below the declared 268 MB.
 	if got > 4<<20 {
 		t.Errorf("allocated %d bytes, want at most %d", got, 4<<20)
 	}

@@ -25,7 +25,7 @@ var (
 	// its record structure) promises.
 	ErrTruncated = errors.New("data: truncated input")
 	// ErrTooLarge reports a count or size above the package's limits
-	// (MaxMNISTExamples, MaxCIFAR10Records).
+	// (MaxMNISTExamples, MaxCIFAR10Records, Limits).
 	ErrTooLarge = errors.New("data: size exceeds limit")
 	// ErrLabel reports a label outside [0, Classes) in an input file.
 	ErrLabel = errors.New("data: label out of range")

@@ -34,11 +34,15 @@
 //   - every label lies in [0, Classes).
 //
 // Readers never panic on malformed input. They check every count read from a
-// file against a fixed limit ([MaxMNISTExamples], [MaxCIFAR10Records]) before
+// file against the format's limits ([MaxMNISTExamples], [MaxCIFAR10Records])
+// and against [Limits] (by default [DefaultMaxBytes] of decoded data) before
 // using it, and they grow their buffers only as data actually arrives, so a
-// header that claims billions of images in a short file costs a small,
-// bounded allocation and returns an error wrapping [ErrTooLarge] or
-// [ErrTruncated]. Errors carry the "data: " prefix and wrap one of the
+// header that claims billions of images in a short file, or a small gzip
+// stream that inflates to millions of blank images, costs a small, bounded
+// allocation and returns an error wrapping [ErrTooLarge] or [ErrTruncated].
+// A caller with larger data sets raises the limit:
+//
+//	d, err := data.Limits{MaxBytes: 8 << 30}.ReadMNIST(images, labels) Errors carry the "data: " prefix and wrap one of the
 // package's sentinel errors, to be tested with errors.Is.
 //
 // Nothing in the package keeps mutable global state; randomness comes only

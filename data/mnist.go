@@ -39,6 +39,11 @@ const (
 // ReadMNIST reads an MNIST image file and label file in IDX format, each
 // gzipped or raw (detected from the gzip magic bytes). See DecodeMNIST.
 func ReadMNIST(imagesPath, labelsPath string) (*Dataset, error) {
+	return Limits{}.ReadMNIST(imagesPath, labelsPath)
+}
+
+// ReadMNIST is the package's ReadMNIST within l.
+func (l Limits) ReadMNIST(imagesPath, labelsPath string) (*Dataset, error) {
 	fi, err := os.Open(imagesPath)
 	if err != nil {
 		return nil, fmt.Errorf("data: opening MNIST images: %w", err)
@@ -49,16 +54,21 @@ func ReadMNIST(imagesPath, labelsPath string) (*Dataset, error) {
 		return nil, fmt.Errorf("data: opening MNIST labels: %w", err)
 	}
 	defer fl.Close()
-	return DecodeMNIST(fi, fl)
+	return l.DecodeMNIST(fi, fl)
 }
 
 // DecodeMNIST decodes MNIST images and labels from IDX streams, each gzipped
 // or raw. The images must be 28×28 unsigned bytes (magic 0x00000803), the
 // labels unsigned bytes in [0, 10) (magic 0x00000801), both files must hold
-// the same number of examples, at most MaxMNISTExamples, and neither may
-// carry bytes after its data. The result has Name "mnist", one channel and
-// ten classes.
+// the same number of examples, at most MaxMNISTExamples and within the
+// default Limits, and neither may carry bytes after its data. The result
+// has Name "mnist", one channel and ten classes.
 func DecodeMNIST(images, labels io.Reader) (*Dataset, error) {
+	return Limits{}.DecodeMNIST(images, labels)
+}
+
+// DecodeMNIST is the package's DecodeMNIST within l.
+func (l Limits) DecodeMNIST(images, labels io.Reader) (*Dataset, error) {
 	ir, err := maybeGunzip(images, "MNIST images")
 	if err != nil {
 		return nil, err
@@ -105,6 +115,9 @@ func DecodeMNIST(images, labels io.Reader) (*Dataset, error) {
 	}
 	n := int(ih[1])
 	const size = mnistSide * mnistSide
+	if err := l.check(int64(n), size, "MNIST images"); err != nil {
+		return nil, err
+	}
 
 	lbytes, err := readExact(lr, int64(n), "MNIST labels")
 	if err != nil {
@@ -220,11 +233,16 @@ func mnistFiles(dir, split string) (images, labels string, err error) {
 // each optionally with a .gz suffix (the gzipped name is tried first). The
 // result's Name is "mnist-train" or "mnist-test".
 func ReadMNISTDir(dir, split string) (*Dataset, error) {
+	return Limits{}.ReadMNISTDir(dir, split)
+}
+
+// ReadMNISTDir is the package's ReadMNISTDir within l.
+func (l Limits) ReadMNISTDir(dir, split string) (*Dataset, error) {
 	images, labels, err := mnistFiles(dir, split)
 	if err != nil {
 		return nil, err
 	}
-	d, err := ReadMNIST(images, labels)
+	d, err := l.ReadMNIST(images, labels)
 	if err != nil {
 		return nil, err
 	}

@@ -171,13 +171,14 @@ func allocDuring(f func()) uint64 {
 }
 
 // TestDecodeMNISTBoundedAlloc checks that headers declaring the largest
-// allowed count over a few bytes of data do not allocate for that count.
+// count the default Limits allow over a few bytes of data do not allocate
+// for that count.
 func TestDecodeMNISTBoundedAlloc(t *testing.T) {
-	const n = MaxMNISTExamples
+	n := int(Limits{}.maxExamples(784))
 	pix, lab := synthMNIST(2)
-	// Believing the headers would allocate n*784*(1+4) bytes ≈ 5.1 GB;
+	// Believing the headers would allocate n*784*(1+4) bytes ≈ 1.3 GB;
 	// reading as data arrives needs a few 64 KiB buffers. With every label
-	// present, the labels ([]int, 8 MiB) and their bytes (up to 2 MiB in
+	// present, the labels ([]int, 2.6 MiB) and their bytes (up to 0.7 MiB in
 	// doubling buffers) are real data; the limit leaves room for those.
 	for _, tc := range []struct {
 		name        string
