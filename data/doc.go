@@ -42,8 +42,10 @@
 // allocation and returns an error wrapping [ErrTooLarge] or [ErrTruncated].
 // A caller with larger data sets raises the limit:
 //
-//	d, err := data.Limits{MaxBytes: 8 << 30}.ReadMNIST(images, labels) Errors carry the "data: " prefix and wrap one of the
-// package's sentinel errors, to be tested with errors.Is.
+//	d, err := data.Limits{MaxBytes: 8 << 30}.ReadMNIST(images, labels)
+//
+// Errors carry the "data: " prefix and wrap one of the package's sentinel
+// errors, to be tested with errors.Is.
 //
 // Nothing in the package keeps mutable global state; randomness comes only
 // from the *rand.Rand passed to [Dataset.Batches].
