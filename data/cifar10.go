@@ -260,6 +260,12 @@ func (l Limits) readCIFARArchive(arch string, names []string, name string) (*Dat
 		return nil, fmt.Errorf("data: CIFAR-10: %w", err)
 	}
 	defer f.Close()
+	return l.decodeCIFARArchive(f, arch, names, name)
+}
+
+// decodeCIFARArchive is readCIFARArchive on the archive's bytes, read from
+// f; arch names it in messages.
+func (l Limits) decodeCIFARArchive(f io.Reader, arch string, names []string, name string) (*Dataset, error) {
 	r, err := maybeGunzip(f, arch)
 	if err != nil {
 		return nil, err

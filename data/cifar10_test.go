@@ -150,7 +150,7 @@ type tarMember struct {
 	dir  bool
 }
 
-func tarBytes(t *testing.T, members []tarMember) []byte {
+func tarBytes(t testing.TB, members []tarMember) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := tar.NewWriter(&buf)

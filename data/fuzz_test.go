@@ -89,3 +89,32 @@ func FuzzDecodeCIFAR10(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadCIFAR10Archive feeds tar and tar.gz archives to the archive
+// reader of ReadCIFAR10, for the test split. Its seeds hold whole records,
+// so that mutations reach the record decoder, the duplicate-member check
+// and the gzip trailer.
+func FuzzReadCIFAR10Archive(f *testing.F) {
+	one := []tarMember{{name: "cifar-10-batches-bin/test_batch.bin", body: cifarRecords(0, []byte{3, 7})}}
+	f.Add(tarBytes(f, one))
+	f.Add(gz(f, tarBytes(f, one)))
+	f.Add(gz(f, tarBytes(f, synthArchive())))
+	f.Add(gz(f, tarBytes(f, append(one, one...))))
+	f.Add(tarBytes(f, []tarMember{{name: "test_batch.bin", body: cifarRecords(1, []byte{10})}}))
+	names, _ := cifarBatchNames(SplitTest)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d, err := Limits{}.decodeCIFARArchive(bytes.NewReader(in), "fuzz.tar.gz", names, "cifar10-test")
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				checkClassified(t, err)
+			}
+			return
+		}
+		if err := d.Validate(); err != nil {
+			t.Fatalf("decoded dataset invalid: %v", err)
+		}
+		if d.Len() == 0 {
+			t.Fatal("decoded an empty test split")
+		}
+	})
+}
