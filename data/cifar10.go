@@ -27,7 +27,26 @@ const (
 	cifarArchive  = "cifar-10-binary.tar.gz"
 	// cifarChunk is the number of records read at a time from a batch file.
 	cifarChunk = 256
+
+	// CIFAR10Env names the environment variable that gives LoadCIFAR10 the
+	// path to read: the official archive or a folder ReadCIFAR10 accepts.
+	CIFAR10Env = "ROBUSTQ_CIFAR10"
 )
+
+// LoadCIFAR10 reads split (SplitTrain or SplitTest) of CIFAR-10 from the
+// path in the environment variable ROBUSTQ_CIFAR10 (see ReadCIFAR10). When
+// the variable is unset, the error wraps ErrNotFound and says how to set
+// it; CIFAR-10 is never downloaded.
+func LoadCIFAR10(split string) (*Dataset, error) {
+	if _, err := cifarBatchNames(split); err != nil {
+		return nil, err
+	}
+	p := os.Getenv(CIFAR10Env)
+	if p == "" {
+		return nil, fmt.Errorf("%w: CIFAR-10: set %s to the official cifar-10-binary.tar.gz or its extracted folder", ErrNotFound, CIFAR10Env)
+	}
+	return ReadCIFAR10(p, split)
+}
 
 // CIFAR10Classes returns the names of the ten CIFAR-10 classes, indexed by
 // label, as listed in the release's batches.meta.txt.

@@ -314,17 +314,31 @@ func TestReadCIFAR10BoundedAlloc(t *testing.T) {
 	}
 }
 
-// devCIFAR returns the development copy of the official archive, or skips.
+// devCIFAR returns the official archive named by ROBUSTQ_CIFAR10, or skips.
 func devCIFAR(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("reads the 170 MB CIFAR-10 archive; skipped with -short")
 	}
-	p := filepath.Join("..", "..", "shared", "data", "cifar-10-binary.tar.gz")
+	p := os.Getenv(CIFAR10Env)
+	if p == "" {
+		t.Skipf("set %s to the official cifar-10-binary.tar.gz to run this test", CIFAR10Env)
+	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("CIFAR-10 archive not available: %v", err)
+		t.Skipf("%s: %v", CIFAR10Env, err)
 	}
 	return p
+}
+
+func TestLoadCIFAR10WithoutEnv(t *testing.T) {
+	t.Setenv(CIFAR10Env, "")
+	_, err := LoadCIFAR10(SplitTest)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), CIFAR10Env) {
+		t.Errorf("error %v, want ErrNotFound naming %s", err, CIFAR10Env)
+	}
+	if _, err := LoadCIFAR10("validation"); !errors.Is(err, ErrSplit) {
+		t.Errorf("unknown split: error %v, want ErrSplit", err)
+	}
 }
 
 func TestCIFAR10Real(t *testing.T) {

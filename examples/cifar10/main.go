@@ -2,10 +2,10 @@
 // Robustness in Weight-quantized Neural Networks" with the wide ResNet-32,
 // through the same pipeline as examples/mnist:
 //
-//	go run ./examples/cifar10 -data ../shared/data/cifar-10-binary.tar.gz
+//	go run ./examples/cifar10 -data path/to/cifar-10-binary.tar.gz
 //
 // -data is the official cifar-10-binary.tar.gz or its extracted
-// cifar-10-batches-bin/ folder. -width sets the ResNet's width factor
+// cifar-10-batches-bin/ folder; it defaults to $ROBUSTQ_CIFAR10. -width sets the ResNet's width factor
 // (10 is the paper's 46M-parameter model; the profiles that run on a
 // 2-core machine use 1). -adv-epochs and -adv-steps train Adv. for another
 // number of epochs than the profile's, or with PGD of that many steps
@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	path := flag.String("data", "../shared/data/cifar-10-binary.tar.gz", "cifar-10-binary.tar.gz or cifar-10-batches-bin/")
+	path := flag.String("data", os.Getenv(data.CIFAR10Env), "cifar-10-binary.tar.gz or cifar-10-batches-bin/ (default $"+data.CIFAR10Env+")")
 	profile := flag.String("profile", "quick", "quick, paper, or smoke (seconds, for tests)")
 	width := flag.Int("width", 1, "wide ResNet-32 width factor (10 = the paper's model)")
 	cache := flag.String("cache", "cache/cifar10", "folder for trained models and checkpoints")
@@ -122,6 +122,9 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 	}
 	if adv.steps < 0 {
 		return fmt.Errorf("-adv-steps %d, want ≥ 0", adv.steps)
+	}
+	if path == "" {
+		return fmt.Errorf("no CIFAR-10: pass -data or set %s to the official cifar-10-binary.tar.gz", data.CIFAR10Env)
 	}
 	train, err := data.ReadCIFAR10(path, data.SplitTrain)
 	if err != nil {

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/nn"
 )
-
-const devData = "../../../shared/data/cifar-10-binary.tar.gz"
 
 // The whole pipeline on the smoke profile with the w = 1 ResNet: 200
 // training images, a few attacked images, every table and figure.
@@ -19,8 +18,9 @@ func TestSmokeProfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads CIFAR-10 and trains small models; skipped under -short")
 	}
-	if _, err := os.Stat(devData); err != nil {
-		t.Skipf("CIFAR-10 not found at %s", devData)
+	devData := os.Getenv(data.CIFAR10Env)
+	if devData == "" {
+		t.Skipf("set %s to the official cifar-10-binary.tar.gz to run this test", data.CIFAR10Env)
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -47,8 +47,8 @@ func TestPaperWidthForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The Madry et al. model has about 46M parameters (DESIGN.md); with 1×1
-	// projection shortcuts this one has 46.2M.
+	// Madry et al.'s model has about 46M parameters; with 1×1 projection
+	// shortcuts this one has 46.2M.
 	if n := net.NumParams(); n < 45e6 || n > 47e6 {
 		t.Errorf("%d parameters, want about 46M", n)
 	}
