@@ -35,7 +35,7 @@ func benchNet(b *testing.B, name string) (*Network, []float32, []int) {
 var benchSink float32
 
 // BenchmarkTrainStep is one forward, backward and SGD-momentum step at batch
-// 128, as torch_ref.py's train/* cases.
+// 128, as bench/torch_ref.py's train/* cases.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, name := range []string{"mnist-cnn", "resnet32-w1"} {
 		b.Run(name, func(b *testing.B) {
@@ -64,7 +64,7 @@ func BenchmarkTrainStep(b *testing.B) {
 
 // BenchmarkInputGrad is the gradient of the cross-entropy with respect to
 // the input at batch 128 in evaluation mode (one FGSM step), as
-// torch_ref.py's igrad/* cases.
+// bench/torch_ref.py's igrad/* cases.
 func BenchmarkInputGrad(b *testing.B) {
 	for _, name := range []string{"mnist-cnn", "resnet32-w1"} {
 		b.Run(name, func(b *testing.B) {
