@@ -11,10 +11,8 @@ import (
 // standard engine with the addition of two float32 tensors split across
 // the workers. Gorgonia sums the gradient contributions of a node with
 // several consumers (each residual unit's input) with its own Add op, which
-// the standard engine runs on one goroutine while the other core waits:
-// 1.9% of the CPU time of a ResNet-32 training step, and the largest part
-// of what ran outside the parallel kernels (go test -bench
-// TrainStep/resnet32-w1 -cpuprofile: execution.AddRecvF32).
+// the standard engine runs on one goroutine while the other cores wait
+// (BenchmarkTrainStep/resnet32-w1 -cpuprofile: execution.AddRecvF32).
 type gradEngine struct{ G.StandardEngine }
 
 // tapeEngine is the engine NewTapeMachine gets; tests compare it with

@@ -12,10 +12,11 @@ import (
 )
 
 // gemm is the matrix multiply under every conv and dense kernel:
-// C = alpha·op(A)·op(B) + beta·C, row-major. It is OpenBLAS when the machine
-// has it (found at run time) and gonum's pure Go otherwise. The kernels
-// split work across goroutines themselves, so OpenBLAS is set to one thread
-// per call on first use.
+// C = alpha·op(A)·op(B) + beta·C, row-major, through internal/blas: robustq's
+// AVX-512 kernels where the CPU has them, else OpenBLAS when the machine has
+// it (found at run time), else gonum's pure Go. The kernels split work
+// across goroutines themselves, so OpenBLAS is set to one thread per call on
+// first use.
 var gemm gemmer
 
 type gemmer struct{}
@@ -159,10 +160,7 @@ func (k *convKernel) implicit() bool {
 // dWᵀ = P·Gᵀ in 8×32 tiles (rqblas.SgemmRowsA: P the implicit im2col matrix,
 // G the output gradient) rather than as dot products of the rows of G and P
 // (rqblas.SgemmRowsT). Tiles need o > 16: with 16 filters they are 8×16,
-// too narrow. Medians of three per layer at batch 128 (go test -bench
-// 'ConvPaths/.*/dw' ./nn), tiles, dot products, im2col: MNIST's conv2 17.6,
-// 26.9, 29.4 ms; ResNet's 8×8 layers 4.8, 10.2, 8.5 ms; 16×16 layers 4.7,
-// 6.0, 4.4 ms; 32×32 layers (16 filters) 7.8, 5.8, 6.6 ms.
+// too narrow, and lose to dot products (BenchmarkConvPaths, ".../dw").
 func (k *convKernel) filterGradTiles() bool {
 	switch stride1Path {
 	case convImplicit, convImplicitTaps:
@@ -176,9 +174,8 @@ func (k *convKernel) filterGradTiles() bool {
 // filterGradTaps reports whether the implicit filter gradient of a layer
 // with at most 16 filters runs as dWᵀ = P·Gᵀ through rqblas.SgemmRowsA3,
 // which loads each value of the padded image once for three neighbouring
-// filter taps: 3-wide kernels only. Its 18×16 kernel ran at 145-150 GFLOP/s
-// on one core where the 8×16 tiles ran at 94 (ResNet's 32×32 layer, one
-// image, go test -bench; 2026-12-04).
+// filter taps: 3-wide kernels only, where it beats the 8×16 tiles by half
+// again (BenchmarkConvPaths, ".../dw").
 func (k *convKernel) filterGradTaps() bool {
 	if k.stride != 1 || k.o > 16 || k.kw != 3 {
 		return false
@@ -203,14 +200,9 @@ func (k *convKernel) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
 // implicitForward reports whether the forward pass runs as an implicit GEMM
 // too. There it also pays a row-by-row copy of the image into the padded
 // planes and of the wide output back, short copies that cost more than the
-// im2col copies they replace on small images with small kernels: measured
-// per layer, faster for ResNet's 32×32 and MNIST's 28×28 and 14×14 (5×5)
-// layers, slower for ResNet's 16×16 and 8×8 (3×3). KH·KW·OW ≥ 256 separates
-// the two. Writing those layers' 16-wide (or paired 8-wide) output rows in
-// place through an 8×16-tile kernel was slower still (2026-12-03, medians
-// of three at batch 128 beside another job: 16×16 forward 7.5 ms against
-// im2col's 4.9, 8×8 7.3 against 6.7): eight broadcasts of A per vector of B
-// leave the loads, not the FMAs, the limit.
+// im2col copies they replace on small images with small kernels: it is
+// faster for ResNet's 32×32 and MNIST's layers, slower for ResNet's 16×16
+// and 8×8, and KH·KW·OW ≥ 256 separates the two (BenchmarkConvPaths).
 func (k *convKernel) implicitForward() bool {
 	if !k.implicit() {
 		return false
@@ -235,9 +227,8 @@ func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, 
 // or nil when the stride or padding rule it out or when it would not pay
 // (then col2im is used). Its im2col copies O·KH·KW rows where col2im adds
 // C·KH·KW; with more than twice as many output as input channels (MNIST's
-// first layer: 1 → 32) the copies and a GEMM with M = C lose. Measured on the
-// MNIST CNN's input gradient, two runs each: 691, 627 img/s with the
-// convolution everywhere; 864, 935 with col2im for its first layer.
+// first layer: 1 → 32) the copies and a GEMM with M = C lose
+// (BenchmarkInputGrad/mnist-cnn).
 func (k *convKernel) dataGradKernel() *convKernel {
 	// A non-square kernel would need different paddings for the two axes.
 	if k.stride != 1 || k.kh != k.kw || k.pad > k.kh-1 || k.o > 2*k.c {
@@ -358,10 +349,7 @@ func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
 // d[oc,oy,ox]; the rest of gt (columns past each row, channels past o) is
 // left as it is, zero. Eight channels at a time, so that each position gets
 // eight consecutive values, one cache line's worth of stores instead of
-// eight: twice as fast as a channel at a time on ResNet's 16×16 and 8×8
-// layers (a go test -bench loop, not kept: 4.5-6.6 against 7.6-14.6 µs and
-// 2.6-3.1 against 4.7-8.7 µs per image, medians over runs beside another
-// job).
+// eight: about twice as fast as a channel at a time.
 //
 // With AVX-512, blocks of 16 channels by 16 positions go through
 // transpose16: 16 positions of one output row, or 8 of two rows where the
@@ -846,6 +834,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 	return nil
 }
 
-// GEMMBackend says which matrix multiply the kernels use: "openblas: <path>"
-// when OpenBLAS was found at run time, "gonum" otherwise.
+// GEMMBackend says which matrix multiply the kernels use: robustq's AVX-512
+// kernels, "openblas: <path> (<core> kernels)" when OpenBLAS was found at run
+// time, or "gonum".
 func GEMMBackend() string { return rqblas.Backend() }

@@ -71,10 +71,8 @@ func spawnFor(n, workers int, f func(worker, lo, hi int)) {
 // caller's, one per extra worker, kept from call to call. A member that
 // has finished a range spins for crewSpin before it parks, and so does a
 // caller waiting for a member: a training step makes a few hundred
-// parallel calls, tens of microseconds apart, and waking a parked
-// goroutine's thread took 30-45 µs on the 2-vCPU VM of BENCHMARKS.md
-// (parallelFor of two 20 µs ranges: 53 µs with a new goroutine per range,
-// go test -bench, 2026-12-04), during which one core ran alone. One call
+// parallel calls tens of microseconds apart, and waking a parked thread
+// takes about as long as a range (BENCHMARKS.md, "worker crew"). One call
 // has the crew at a time; others, and calls nested in one, start
 // goroutines of their own.
 var crew struct {

@@ -169,9 +169,8 @@ func current() backend {
 // Backend says which implementation Sgemm uses in this process:
 // "robustq AVX-512 kernels (Go assembly)", "openblas: <path> (<core>
 // kernels)" with the path that was loaded and OpenBLAS's kernel set, or
-// "gonum". The first
-// call to Backend or Sgemm makes the choice; later changes to the
-// environment have no effect.
+// "gonum". The first call to Backend or Sgemm makes the choice; later
+// changes to the environment have no effect.
 func Backend() string {
 	return current().String()
 }

@@ -11,9 +11,9 @@
 // broadcast of A against two vectors of B per step) over A packed into
 // 8-row panels and B read in place, and a 4×4 dot-product kernel for A·Bᵀ
 // with a long inner dimension (rows of both read in place, the last k mod 16
-// masked). They are part of the pure-Go build: nothing to install. On the
-// 2-core development VM they ran the GEMMs of robustq's layers 1.1-3x as fast
-// as OpenBLAS 0.3.21's AVX2 kernels on one thread each (BenchmarkSgemm).
+// masked). They are part of the pure-Go build: nothing to install. They run
+// the GEMMs of robustq's layers faster than OpenBLAS's AVX2 kernels
+// (BenchmarkSgemm; BENCHMARKS.md).
 //
 // Beyond Sgemm, the kernels take two forms of A and B that convolutions
 // need: [PackedA], a layer's filters packed once for every image of a

@@ -49,8 +49,7 @@ func MNISTProfile(name string) (Profile, error) {
 	switch name {
 	case "quick":
 		// Budgets cut to fit 20 minutes on 2 cores from an empty cache
-		// (22m on 2026-12-03 with 2000 figure images, CW 50×3, APGD 50 and
-		// Square 500).
+		// (results/mnist/README.md gives the measured time).
 		p.NClean, p.NFigure, p.NAttack, p.Batch = 10000, 1000, 50, 25
 		p.CWSteps, p.CWBinary, p.CWConst = 30, 3, 1
 		p.APGDSteps, p.SquareQueries = 40, 300
@@ -73,7 +72,7 @@ func MNISTProfile(name string) (Profile, error) {
 }
 
 // CIFAR10Profile returns the "quick", "paper" or "smoke" profile for
-// CIFAR-10. Attack settings are the ones DESIGN.md suggests: FGSM ε 2, 4 and
+// CIFAR-10. Attack settings are the common CIFAR-10 ones: FGSM ε 2, 4 and
 // 8 of 255; PGD, BIM and MIM ε 8/255, step 2/255, 20 steps; CW-L2 with lr
 // 0.01 and a search over c.
 func CIFAR10Profile(name string) (Profile, error) {
@@ -85,15 +84,9 @@ func CIFAR10Profile(name string) (Profile, error) {
 		p.CWSteps, p.CWBinary, p.CWConst = 30, 2, 0.1
 		p.APGDSteps, p.SquareQueries = 20, 200
 	case "paper":
-		// Sized for the 4-hour budget on 2 cores, of which training takes
-		// about 3 (15 epochs each of Orig. and Adv. at 4.5 and 6.5 min per
-		// epoch on undisturbed cores, measured 2026-12-03), leaving about 5
-		// minutes per row for 12 rows. Measured 2026-12-03 on a contended
-		// machine (another training run, 30% hypervisor steal): with CW
-		// 50×3, APGD 50 and Square 1000, the Adv. row (epoch-10
-		// checkpoint) took 4m26s on 100 images, about 500 gradient
-		// evaluations per image; these budgets cut that to about 340 (an
-		// estimate: not timed yet).
+		// Sized for 2 cores: training takes most of the budget, leaving a
+		// few minutes per row for 12 rows (results/cifar10/README.md
+		// gives the measured times).
 		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 200
 		p.CWSteps, p.CWBinary, p.CWConst = 30, 3, 0.1
 		p.APGDSteps, p.SquareQueries = 40, 500
