@@ -111,11 +111,7 @@ func (a APGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int
 	if err != nil {
 		return nil, err
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
-	if err != nil {
-		return nil, err
-	}
-	gm, err := asModel(m)
+	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}

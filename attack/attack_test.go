@@ -39,21 +39,11 @@ func accuracy(t testing.TB, m nn.Classifier, x []float32, y []int) float64 {
 	k := m.Spec().Classes
 	c := 0
 	for i, l := range y {
-		if argmax(z[i*k:(i+1)*k]) == l {
+		if nn.Argmax(z[i*k:(i+1)*k]) == l {
 			c++
 		}
 	}
 	return float64(c) / float64(len(y))
-}
-
-func argmax(z []float32) int {
-	b := 0
-	for j, v := range z {
-		if v > z[b] {
-			b = j
-		}
-	}
-	return b
 }
 
 func perturb(t testing.TB, a attack.Attack, m nn.Classifier, x []float32, y []int) []float32 {
@@ -150,7 +140,7 @@ func binary(t *testing.T, d, n int) (*attacktest.Linear, []float32, []int) {
 	z, _ := m.Logits(x)
 	y := make([]int, n)
 	for i := range y {
-		y[i] = argmax(z[2*i : 2*i+2])
+		y[i] = nn.Argmax(z[2*i : 2*i+2])
 	}
 	return m, x, y
 }
@@ -379,7 +369,7 @@ func TestCWNearMinimalL2(t *testing.T) {
 	y := make([]int, n)
 	dmin := make([]float64, n)
 	for i := range y {
-		y[i] = argmax(z[i*k : (i+1)*k])
+		y[i] = nn.Argmax(z[i*k : (i+1)*k])
 		dmin[i] = math.Inf(1)
 		for j := 0; j < k; j++ {
 			if j == y[i] {
@@ -481,7 +471,7 @@ func TestTargeted(t *testing.T) {
 		z, _ := m.Logits(adv)
 		h := 0
 		for i, c := range tg {
-			if argmax(z[i*k:(i+1)*k]) == c {
+			if nn.Argmax(z[i*k:(i+1)*k]) == c {
 				h++
 			}
 		}
@@ -504,8 +494,8 @@ func TestTargeted(t *testing.T) {
 	d := img.ExampleSize()
 	for i, c := range tg {
 		moved := !slices.Equal(adv[i*d:(i+1)*d], x[i*d:(i+1)*d])
-		if moved && argmax(z[i*k:(i+1)*k]) != c {
-			t.Errorf("CW targeted: example %d moved but predicts %d, target %d", i, argmax(z[i*k:(i+1)*k]), c)
+		if moved && nn.Argmax(z[i*k:(i+1)*k]) != c {
+			t.Errorf("CW targeted: example %d moved but predicts %d, target %d", i, nn.Argmax(z[i*k:(i+1)*k]), c)
 		}
 	}
 }
@@ -548,12 +538,12 @@ func TestEnsembleIsWorstCase(t *testing.T) {
 	for _, a := range members {
 		z, _ := m.Logits(perturb(t, a, m, x, y))
 		for i := range y {
-			survives[i] = survives[i] && argmax(z[i*k:(i+1)*k]) == y[i]
+			survives[i] = survives[i] && nn.Argmax(z[i*k:(i+1)*k]) == y[i]
 		}
 	}
 	z, _ := m.Logits(perturb(t, attack.Ensemble{Attacks: members}, m, x, y))
 	for i := range y {
-		if got := argmax(z[i*k:(i+1)*k]) == y[i]; got != survives[i] {
+		if got := nn.Argmax(z[i*k:(i+1)*k]) == y[i]; got != survives[i] {
 			t.Errorf("example %d: survives ensemble %v, every member %v", i, got, survives[i])
 		}
 	}
@@ -659,7 +649,7 @@ func TestEarlyStop(t *testing.T) {
 	}
 	k := m.Spec().Classes
 	// Make example 0 misclassified from the start.
-	y[0] = (argmax(z[:k]) + 1) % k
+	y[0] = (nn.Argmax(z[:k]) + 1) % k
 	for _, a := range []struct{ full, early attack.Attack }{
 		{attack.BIM{Eps: 0.05, Steps: 10}, attack.BIM{Eps: 0.05, Steps: 10, EarlyStop: true}},
 		{attack.MIM{Eps: 0.05, Steps: 10}, attack.MIM{Eps: 0.05, Steps: 10, EarlyStop: true}},
@@ -672,7 +662,7 @@ func TestEarlyStop(t *testing.T) {
 		d := len(x) / len(y)
 		fooledFull, fooledEarly := 0, 0
 		for i, l := range y {
-			ff, fe := argmax(zf[i*k:(i+1)*k]) != l, argmax(ze[i*k:(i+1)*k]) != l
+			ff, fe := nn.Argmax(zf[i*k:(i+1)*k]) != l, nn.Argmax(ze[i*k:(i+1)*k]) != l
 			if ff {
 				fooledFull++
 			}

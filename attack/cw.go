@@ -80,11 +80,7 @@ func (a CW) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := setupUnbounded(ctx, m, x, y, a.Bounds, L2, a.Target)
-	if err != nil {
-		return nil, err
-	}
-	gm, err := asModel(m)
+	p, gm, err := setupGradientUnbounded(ctx, m, x, y, a.Bounds, L2, float32(math.Inf(1)), a.Target)
 	if err != nil {
 		return nil, err
 	}

@@ -315,7 +315,7 @@ func (st *evalState) batch(ctx context.Context, m nn.Classifier, attacks []Attac
 	}
 	for i := range yb {
 		row := z[i*k : (i+1)*k]
-		pred := argmax(row)
+		pred := nn.Argmax(row)
 		st.clean[lo+i] = pred == yb[i]
 		st.saturated[lo+i] = softmaxMaxIsOne(row)
 	}
@@ -362,7 +362,7 @@ func (st *evalState) batch(ctx context.Context, m nn.Classifier, attacks []Attac
 			return fmt.Errorf("%w: %d logits for %d examples of %d classes", ErrModel, len(za), hi-lo, k)
 		}
 		for i := range yb {
-			st.correct[r][lo+i] = argmax(za[i*k:(i+1)*k]) == yb[i]
+			st.correct[r][lo+i] = nn.Argmax(za[i*k:(i+1)*k]) == yb[i]
 			st.linf[r][lo+i] = Distance(Linf, adv[i*d:(i+1)*d], xb[i*d:(i+1)*d])
 			st.l2[r][lo+i] = Distance(L2, adv[i*d:(i+1)*d], xb[i*d:(i+1)*d])
 		}
@@ -417,7 +417,7 @@ func checkThreat(a Attack, adv, x []float32, d int) error {
 // float32 frameworks do (max subtracted), gives its largest logit a
 // probability of exactly 1.
 func softmaxMaxIsOne(z []float32) bool {
-	m := z[argmax(z)]
+	m := z[nn.Argmax(z)]
 	var s float32
 	for _, v := range z {
 		s += float32(math.Exp(float64(v - m)))

@@ -48,7 +48,7 @@ func TestEvaluatorCounts(t *testing.T) {
 		z, _ := m.Logits(xs)
 		c := make([]bool, n)
 		for i := range c {
-			c[i] = argmax(z[i*k:(i+1)*k]) == y[i]
+			c[i] = nn.Argmax(z[i*k:(i+1)*k]) == y[i]
 		}
 		return c
 	}

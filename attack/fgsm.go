@@ -90,11 +90,7 @@ func (a FGSM) Threat() Threat {
 
 // Perturb implements Attack.
 func (a FGSM) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int) ([]float32, error) {
-	p, err := setup(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
-	if err != nil {
-		return nil, err
-	}
-	gm, err := asModel(m)
+	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +130,7 @@ func (a BIM) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int)
 	if err != nil {
 		return nil, err
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
-	if err != nil {
-		return nil, err
-	}
-	gm, err := asModel(m)
+	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +172,7 @@ func (a MIM) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int)
 	if err != nil {
 		return nil, err
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
-	if err != nil {
-		return nil, err
-	}
-	gm, err := asModel(m)
+	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}

@@ -186,6 +186,29 @@ func asModel(m nn.Classifier) (nn.Model, error) {
 	return gm, nil
 }
 
+// setupGradient is setup for a gradient attack: it also returns m as an
+// nn.Model, or ErrNoGradient.
+func setupGradient(ctx context.Context, m nn.Classifier, x []float32, y []int, bounds Bounds, norm Norm, eps float32, target Target) (*problem, nn.Model, error) {
+	if err := checkEps(eps); err != nil {
+		return nil, nil, err
+	}
+	return setupGradientUnbounded(ctx, m, x, y, bounds, norm, eps, target)
+}
+
+// setupGradientUnbounded is setupGradient without the check of eps, which
+// may be +Inf (an attack without a ball).
+func setupGradientUnbounded(ctx context.Context, m nn.Classifier, x []float32, y []int, bounds Bounds, norm Norm, eps float32, target Target) (*problem, nn.Model, error) {
+	p, err := setupBall(ctx, m, x, y, bounds, norm, eps, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	gm, err := asModel(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, gm, nil
+}
+
 // subset returns the problem of the examples at idx (in that order).
 func (p *problem) subset(idx []int) *problem {
 	q := *p
@@ -270,7 +293,7 @@ func (p *problem) logits(m nn.Classifier, adv []float32) ([]float32, error) {
 func (p *problem) fooled(z []float32) []bool {
 	f := make([]bool, p.n)
 	for i := range f {
-		pred := argmax(z[i*p.k : (i+1)*p.k])
+		pred := nn.Argmax(z[i*p.k : (i+1)*p.k])
 		if p.targeted {
 			f[i] = pred == p.labels[i]
 		} else {
@@ -292,17 +315,6 @@ func (p *problem) objective(z []float32, loss nn.Loss) []float32 {
 		}
 	}
 	return obj
-}
-
-// argmax returns the index of the largest value (lowest index among ties).
-func argmax(z []float32) int {
-	best := 0
-	for j, v := range z {
-		if v > z[best] {
-			best = j
-		}
-	}
-	return best
 }
 
 // sign returns −1, 0 or +1.

@@ -13,11 +13,12 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/robustq/robustq/internal/atomicfile"
 )
 
 // MaxHeaderSize is the largest header length, in bytes, that Read and ReadFile
@@ -374,45 +375,16 @@ func buildHeader(tensors []Tensor, order []int, metadata map[string]string, keys
 // writes a temporary file in the same directory, syncs it to disk and renames
 // it over path, so path holds either its old contents or the complete new
 // file. The file's mode is 0644. On error the temporary file is removed.
-func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
+	var werr error
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		werr = Write(w, tensors, metadata)
+		return werr
+	})
+	if err != nil && err != werr {
 		return fmt.Errorf("safetensors: %w", err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := Write(f, tensors, metadata); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	// Make the rename durable where the platform allows it. Some file systems
-	// do not support syncing a directory; the file itself is complete either
-	// way, so that error is not reported.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return err
 }
 
 // Default limits of ReadOptions.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/robustq/robustq/attack"
 	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/internal/atomicfile"
 	"github.com/robustq/robustq/nn"
 	"github.com/robustq/robustq/quant"
 )
@@ -337,27 +338,5 @@ func fileName(label string) string {
 // into place, so a crash never leaves a half-written file. The file is
 // readable by all (mode 0644), like the models.
 func WriteFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteBytes(path, b)
 }
