@@ -682,3 +682,13 @@ func TestEarlyStop(t *testing.T) {
 		t.Logf("%s: fooled %d → %d of %d, gradients %d → %d", a.early.Name(), fooledFull, fooledEarly, len(y), cf.n, ce.n)
 	}
 }
+
+func TestNilModelIsAnError(t *testing.T) {
+	x, y := make([]float32, 784), []int{0}
+	for _, a := range []attack.Attack{attack.PGD{Eps: 0.1}, attack.FGSM{Eps: 0.1}, attack.Square{Eps: 0.1}} {
+		_, err := a.Perturb(context.Background(), (*nn.Network)(nil), x, y)
+		if !errors.Is(err, attack.ErrParam) || !errors.Is(err, nn.ErrNilModel) {
+			t.Errorf("%s on a (*nn.Network)(nil): error %v, want ErrParam and nn.ErrNilModel", a.Name(), err)
+		}
+	}
+}

@@ -144,8 +144,8 @@ func (e Evaluator) Run(ctx context.Context, m nn.Classifier, x []float32, y []in
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if m == nil {
-		return nil, fmt.Errorf("%w: nil model", ErrParam)
+	if err := nn.CheckModel(m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrParam, err)
 	}
 	if e.N < 0 || e.Batch < 0 || e.Workers < 0 {
 		return nil, fmt.Errorf("%w: Evaluator N %d, Batch %d, Workers %d", ErrParam, e.N, e.Batch, e.Workers)

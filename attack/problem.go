@@ -129,8 +129,8 @@ func setupBall(ctx context.Context, m nn.Classifier, x []float32, y []int, bound
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if m == nil {
-		return nil, fmt.Errorf("%w: nil model", ErrParam)
+	if err := nn.CheckModel(m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrParam, err)
 	}
 	if norm != Linf && norm != L2 {
 		return nil, fmt.Errorf("%w: norm %v", ErrParam, norm)

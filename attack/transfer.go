@@ -58,7 +58,7 @@ func (t Transfer) Perturb(ctx context.Context, m nn.Classifier, x []float32, y [
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if t.Source == nil || t.Attack == nil || m == nil {
+	if nn.CheckModel(t.Source) != nil || t.Attack == nil || nn.CheckModel(m) != nil {
 		return nil, fmt.Errorf("%w: Transfer needs a Source, an Attack and a target model", ErrParam)
 	}
 	if s, ts := t.Source.Spec(), m.Spec(); s != ts {

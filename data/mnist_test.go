@@ -19,18 +19,18 @@ import (
 
 // idxImages returns an IDX image file header for n images of rows×cols
 // followed by pix.
-func idxImages(magic uint32, n, rows, cols int, pix []byte) []byte {
+func idxImages(magic, n uint32, rows, cols int, pix []byte) []byte {
 	b := binary.BigEndian.AppendUint32(nil, magic)
-	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = binary.BigEndian.AppendUint32(b, n)
 	b = binary.BigEndian.AppendUint32(b, uint32(rows))
 	b = binary.BigEndian.AppendUint32(b, uint32(cols))
 	return append(b, pix...)
 }
 
 // idxLabels returns an IDX label file header for n labels followed by lab.
-func idxLabels(magic uint32, n int, lab []byte) []byte {
+func idxLabels(magic, n uint32, lab []byte) []byte {
 	b := binary.BigEndian.AppendUint32(nil, magic)
-	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = binary.BigEndian.AppendUint32(b, n)
 	return append(b, lab...)
 }
 
@@ -174,7 +174,7 @@ func allocDuring(f func()) uint64 {
 // count the default Limits allow over a few bytes of data do not allocate
 // for that count.
 func TestDecodeMNISTBoundedAlloc(t *testing.T) {
-	n := int(Limits{}.maxExamples(784))
+	n := uint32(Limits{}.maxExamples(784))
 	pix, lab := synthMNIST(2)
 	// Believing the headers would allocate n*784*(1+4) bytes ≈ 1.3 GB;
 	// reading as data arrives needs a few 64 KiB buffers. With every label

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // Errors returned by the package. Callers match them with errors.Is.
@@ -14,7 +15,21 @@ var (
 	ErrLabel = errors.New("nn: label out of range")
 	// ErrNonFinite reports a NaN or Inf in an input, a weight or a loss.
 	ErrNonFinite = errors.New("nn: non-finite value")
+	// ErrNilModel reports a nil model, or an interface holding a nil pointer.
+	ErrNilModel = errors.New("nn: nil model")
 )
+
+// CheckModel returns an error wrapping ErrNilModel when m is nil or holds a
+// nil pointer (a (*Network)(nil), say), whose methods would panic.
+func CheckModel(m Classifier) error {
+	if m == nil {
+		return ErrNilModel
+	}
+	if v := reflect.ValueOf(m); v.Kind() == reflect.Pointer && v.IsNil() {
+		return fmt.Errorf("%w: %T", ErrNilModel, m)
+	}
+	return nil
+}
 
 // Spec describes what a classifier takes and returns: examples of
 // Channels×Height×Width values in [0,1] (NCHW, row-major) and Classes logits.

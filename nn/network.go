@@ -89,7 +89,12 @@ func (n *Network) index() {
 func (n *Network) Name() string { return n.name }
 
 // Spec implements Classifier.
-func (n *Network) Spec() Spec { return n.spec }
+func (n *Network) Spec() Spec {
+	if n == nil {
+		return Spec{}
+	}
+	return n.spec
+}
 
 // Params returns the live parameters (including batch-norm running
 // statistics) in construction order. Change values in place through Data.
@@ -310,6 +315,9 @@ const maxEvalChunk = 256
 // Logits implements Classifier. It runs in evaluation mode, on at most
 // 256 examples per graph.
 func (n *Network) Logits(x []float32) ([]float32, error) {
+	if n == nil {
+		return nil, ErrNilModel
+	}
 	batch, err := n.spec.CheckInput(x, nil)
 	if err != nil {
 		return nil, err
@@ -344,6 +352,9 @@ func (n *Network) Logits(x []float32) ([]float32, error) {
 // InputGrad implements Model. It runs in evaluation mode, on at most 256
 // examples per graph.
 func (n *Network) InputGrad(x []float32, y []int, loss Loss) (grad, losses []float32, err error) {
+	if n == nil {
+		return nil, nil, ErrNilModel
+	}
 	if loss == nil {
 		return nil, nil, fmt.Errorf("nn: InputGrad with a nil loss")
 	}
@@ -385,6 +396,9 @@ func (n *Network) InputGrad(x []float32, y []int, loss Loss) (grad, losses []flo
 // parameter, keyed by the parameter. The slices are owned by the network and
 // valid until its next call.
 func (n *Network) Gradients(x []float32, y []int, loss Loss) (*StepOutput, error) {
+	if n == nil {
+		return nil, ErrNilModel
+	}
 	if loss == nil {
 		return nil, fmt.Errorf("nn: Gradients with a nil loss")
 	}

@@ -467,3 +467,21 @@ func TestEvalChunks(t *testing.T) {
 		}
 	}
 }
+
+func TestNilModelIsAnError(t *testing.T) {
+	var net *Network
+	x := make([]float32, 784)
+	y := []int{0}
+	for name, f := range map[string]func() error{
+		"Logits":                 func() error { _, err := net.Logits(x); return err },
+		"InputGrad":              func() error { _, _, err := net.InputGrad(x, y, CrossEntropy{}); return err },
+		"Gradients":              func() error { _, err := net.Gradients(x, y, CrossEntropy{}); return err },
+		"Predict":                func() error { _, err := Predict(net, x, 0); return err },
+		"Accuracy":               func() error { _, err := Accuracy(net, x, y, 0); return err },
+		"Predict(nil interface)": func() error { _, err := Predict(nil, x, 0); return err },
+	} {
+		if err := f(); !errors.Is(err, ErrNilModel) {
+			t.Errorf("%s on a nil model: error %v, want ErrNilModel", name, err)
+		}
+	}
+}

@@ -224,6 +224,9 @@ func Argmax(z []float32) int {
 // Predict returns the predicted class of each example of x, evaluated in
 // batches of at most batch examples (0 means 256).
 func Predict(m Classifier, x []float32, batch int) ([]int, error) {
+	if err := CheckModel(m); err != nil {
+		return nil, err
+	}
 	s := m.Spec()
 	n, err := s.BatchLen(x)
 	if err != nil {
@@ -249,6 +252,9 @@ func Predict(m Classifier, x []float32, batch int) ([]int, error) {
 
 // Accuracy returns the fraction of examples of x that m classifies as y.
 func Accuracy(m Classifier, x []float32, y []int, batch int) (float64, error) {
+	if err := CheckModel(m); err != nil {
+		return 0, err
+	}
 	if _, err := m.Spec().CheckInput(x, y); err != nil {
 		return 0, err
 	}
