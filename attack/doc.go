@@ -35,8 +35,13 @@
 // transfer attack beats every white-box attack. Reports render as Markdown
 // and CSV.
 //
-// Package attacktest holds tiny models with exact gradients and a
-// conformance suite that checks any Attack against any model.
+// An attack written outside the package implements Attack with the same
+// plumbing as the built-in ones: Threat.Check validates a call before the
+// model is touched, ExampleRNGs gives each example its own random stream,
+// and Threat.Project puts the output in the ball and bounds exactly (see
+// ExampleThreat_Project). Package attacktest holds tiny models with exact
+// gradients and a conformance suite that checks any Attack against any
+// model.
 //
 // # Invariants
 //

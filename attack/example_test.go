@@ -76,3 +76,50 @@ func ExampleEvaluator() {
 	// | uniform | random | linf | 0.15 | 100.00% | 100.00% | – | – |
 	// | **worst case** | gradient | linf | 0.15 | 50.00% | 50.00% | – | – |
 }
+
+// signNoise is a user-written attack: a random sign per value, scaled to ε.
+// Threat.Check, ExampleRNGs and Threat.Project do the plumbing, so it stays
+// in its ball exactly and gives each example the same output in any batch.
+type signNoise struct {
+	Eps  float32
+	Seed uint64
+}
+
+func (a signNoise) Name() string { return "sign-noise" }
+
+func (a signNoise) Threat() attack.Threat {
+	return attack.Threat{Access: attack.Random, Norm: attack.Linf, Eps: a.Eps}
+}
+
+func (a signNoise) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int) ([]float32, error) {
+	th := a.Threat()
+	if _, err := th.Check(ctx, m, x, y); err != nil {
+		return nil, err
+	}
+	d := m.Spec().ExampleSize()
+	adv := append([]float32(nil), x...)
+	for i, rng := range attack.ExampleRNGs(a.Seed, x, d) {
+		for j := i * d; j < (i+1)*d; j++ {
+			adv[j] += a.Eps * float32(2*rng.IntN(2)-1)
+		}
+	}
+	return adv, th.Project(adv, x, d)
+}
+
+// A user-defined attack built on the package's toolkit.
+func ExampleThreat_Project() {
+	m := twoByTwo()
+	x := []float32{0.6, 0.4, 0.05, 0.95}
+	adv, err := signNoise{Eps: 0.1, Seed: 1}.Perturb(context.Background(), m, x, []int{0, 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := 0; i < len(x); i += 2 {
+		fmt.Printf("L∞ distance %.2f, within [0, 1]: %v\n", attack.Distance(attack.Linf, adv[i:i+2], x[i:i+2]),
+			min(adv[i], adv[i+1]) >= 0 && max(adv[i], adv[i+1]) <= 1)
+	}
+	// Output:
+	// L∞ distance 0.10, within [0, 1]: true
+	// L∞ distance 0.10, within [0, 1]: true
+}

@@ -351,18 +351,4 @@ func rowL1(v []float32) float64 {
 // randomness from its own generator, afresh in each Perturb call, so an
 // example's output depends only on the example, the model and the seed: not
 // on the rest of the batch, nor on how a data set is cut into batches.
-func (p *problem) rngs(seed uint64) []*rand.Rand {
-	r := make([]*rand.Rand, p.n)
-	for i := range r {
-		h := uint64(14695981039346656037) // FNV-1a 64 offset basis
-		for _, v := range p.x[i*p.d : (i+1)*p.d] {
-			b := math.Float32bits(v)
-			for k := 0; k < 4; k++ {
-				h ^= uint64(b >> (8 * k) & 0xff)
-				h *= 1099511628211 // FNV-1a 64 prime
-			}
-		}
-		r[i] = rand.New(rand.NewPCG(seed, h))
-	}
-	return r
-}
+func (p *problem) rngs(seed uint64) []*rand.Rand { return ExampleRNGs(seed, p.x, p.d) }
