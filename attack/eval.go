@@ -47,6 +47,13 @@ type Evaluator struct {
 	// Recorder, if not nil, is told of progress after every attack on every
 	// batch. Calls are serialised. A non-nil error from it stops the run.
 	Recorder Recorder
+	// Label names the model in the report; empty means the model's Name()
+	// when it has one (as nn.Network does).
+	Label string
+	// KeepExamples keeps every attack's outputs in Row.Examples (and the
+	// worst case's in Group.Worst.Examples), for Report.SaveExamples. They
+	// take N×ExampleSize float32 values per attack.
+	KeepExamples bool
 }
 
 // Recorder receives progress reports from a long-running job.
@@ -71,8 +78,14 @@ type Progress struct {
 
 // Report is the result of an Evaluator run. Accuracies are fractions in [0, 1].
 type Report struct {
+	// Model is the Evaluator's Label, or the model's Name().
+	Model string
+	// Spec is the model's Spec: the layout of the examples.
+	Spec nn.Spec
 	// N is the number of examples evaluated.
 	N int
+	// Labels are the labels of the N examples.
+	Labels []int
 	// Clean is the accuracy on the clean examples, and CleanCorrect says
 	// per example whether it is classified correctly (for paired tests
 	// between models on the same examples).
@@ -130,6 +143,11 @@ type Row struct {
 	// Correct says per example whether the attack's output is classified
 	// correctly (for Worst: under every attack of the group).
 	Correct []bool
+	// Examples holds the attack's outputs, N×ExampleSize values, when the
+	// Evaluator's KeepExamples is set (else nil). For Worst, each example's
+	// output is that of the group's first attack that it is misclassified
+	// under, or the clean example when there is none.
+	Examples []float32
 }
 
 type evalRun struct {
@@ -168,7 +186,10 @@ func (e Evaluator) Run(ctx context.Context, m nn.Classifier, x []float32, y []in
 	d := spec.ExampleSize()
 	x, y = x[:n*d], y[:n]
 
-	rep := &Report{N: n}
+	rep := &Report{Model: e.Label, Spec: spec, N: n, Labels: append([]int(nil), y...)}
+	if named, ok := m.(interface{ Name() string }); ok && rep.Model == "" {
+		rep.Model = named.Name()
+	}
 	var runs []evalRun
 	if len(e.Attacks) > 0 {
 		rep.Groups = append(rep.Groups, Group{Eps: float32(math.NaN())})
@@ -230,6 +251,12 @@ func (e Evaluator) Run(ctx context.Context, m nn.Classifier, x []float32, y []in
 		correct: make([][]bool, len(runs)), linf: make([][]float64, len(runs)), l2: make([][]float64, len(runs)),
 		elapsed:  make([][]time.Duration, len(runs)),
 		recorder: e.Recorder, total: nb * len(runs),
+	}
+	if e.KeepExamples {
+		st.examples = make([][]float32, len(runs))
+		for r := range runs {
+			st.examples[r] = make([]float32, n*d)
+		}
 	}
 	for r := range runs {
 		st.correct[r] = make([]bool, n)
@@ -294,7 +321,8 @@ type evalState struct {
 	correct                    [][]bool    // [run][example]: correct under the attack
 	linf, l2                   [][]float64 // [run][example]: perturbation norms
 	elapsed                    [][]time.Duration
-	mu                         sync.Mutex // guards done and recorder calls
+	examples                   [][]float32 // [run]: outputs, when kept
+	mu                         sync.Mutex  // guards done and recorder calls
 	done, total                int
 	recorder                   Recorder
 }
@@ -353,6 +381,9 @@ func (st *evalState) batch(ctx context.Context, m nn.Classifier, attacks []Attac
 		}
 		if err := checkThreat(a, adv, xb, d); err != nil {
 			return err
+		}
+		if st.examples != nil {
+			copy(st.examples[r][lo*d:hi*d], adv)
 		}
 		za, err := m.Logits(adv)
 		if err != nil {
@@ -450,6 +481,17 @@ func (st *evalState) fill(rep *Report, runs []evalRun) {
 				continue
 			}
 			row := Row{Attack: run.attack.Name(), Threat: run.attack.Threat(), Correct: append([]bool(nil), st.correct[r]...)}
+			if st.examples != nil {
+				row.Examples = st.examples[r]
+				if worst.Examples == nil {
+					worst.Examples = append([]float32(nil), st.x...)
+				}
+				for i, c := range st.correct[r] {
+					if !c && correctAll[i] { // the first attack this example falls to
+						copy(worst.Examples[i*st.d:(i+1)*st.d], row.Examples[i*st.d:(i+1)*st.d])
+					}
+				}
+			}
 			var robust, correct int
 			var sumInf, sum2 float64
 			for i, c := range st.correct[r] {
@@ -598,6 +640,9 @@ func num(v float64) string {
 // deterministic for a deterministic evaluation.
 func (r *Report) Markdown() string {
 	var b strings.Builder
+	if r.Model != "" {
+		fmt.Fprintf(&b, "Model %s: ", r.Model)
+	}
 	fmt.Fprintf(&b, "%d examples, clean accuracy %s.\n\n", r.N, pct(r.Clean))
 	fmt.Fprintf(&b, "Diagnostics: exactly zero cross-entropy input gradient %s; float32 softmax probability of exactly 1 %s.\n",
 		pct(r.ZeroGrad), pct(r.Saturated))

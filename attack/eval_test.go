@@ -291,3 +291,65 @@ func TestReportOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluatorKeepsAndSavesExamples checks the kept outputs against the
+// attacks run directly, the worst case's choice per example, the label,
+// and that SaveExamples writes what the report holds.
+func TestEvaluatorKeepsAndSavesExamples(t *testing.T) {
+	m := linear(22, img)
+	x, y := batch(t, m, 12, 22)
+	attacks := []attack.Attack{attack.FGSM{Eps: 0.05}, attack.PGD{Eps: 0.05, Steps: 5}}
+	rep, err := attack.Evaluator{Attacks: attacks, Batch: 5, KeepExamples: true, Label: "lin"}.Run(context.Background(), m, x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Model != "lin" || !slices.Equal(rep.Labels, y) || rep.Spec != img {
+		t.Errorf("model %q labels %v spec %+v, want the label, y and the model's spec", rep.Model, rep.Labels, rep.Spec)
+	}
+	d := img.ExampleSize()
+	outs := make([][]float32, len(attacks))
+	for r, a := range attacks {
+		outs[r] = perturb(t, a, m, x, y)
+		if !slices.Equal(rep.Groups[0].Rows[r].Examples, outs[r]) {
+			t.Errorf("%s: kept examples differ from the attack's outputs", a.Name())
+		}
+	}
+	worst := rep.Groups[0].Worst
+	for i := range y {
+		want := x[i*d : (i+1)*d]
+		for r := range attacks {
+			if !rep.Groups[0].Rows[r].Correct[i] {
+				want = outs[r][i*d : (i+1)*d]
+				break
+			}
+		}
+		if !slices.Equal(worst.Examples[i*d:(i+1)*d], want) {
+			t.Errorf("worst case of example %d is not the first successful attack's output (or the clean example)", i)
+		}
+	}
+	var buf bytes.Buffer
+	if err := rep.SaveExamples(&buf); err != nil {
+		t.Fatal(err)
+	}
+	ts, meta, err := nn.ReadTensors(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]nn.Tensor{}
+	for _, tt := range ts {
+		got[tt.Name] = tt
+	}
+	if meta["model"] != "lin" || meta["n"] != "12" {
+		t.Errorf("metadata %v", meta)
+	}
+	pgd := got["g0.1."+attacks[1].Name()+".examples"]
+	if !slices.Equal(pgd.Data, outs[1]) || !slices.Equal(pgd.Shape, []int{12, img.Channels, img.Height, img.Width}) {
+		t.Errorf("saved PGD examples: shape %v, %d values; want the outputs", pgd.Shape, len(pgd.Data))
+	}
+	if w := got["g0.worst.correct"]; len(w.Data) != 12 {
+		t.Errorf("saved worst-case mask has %d values", len(w.Data))
+	}
+	if l := got["labels"]; l.Data[3] != float32(y[3]) {
+		t.Errorf("saved label 3 is %v, want %d", l.Data[3], y[3])
+	}
+}
