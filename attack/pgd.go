@@ -21,7 +21,10 @@ type PGD struct {
 	Norm Norm
 	// Eps is the radius. It has no default: 0 returns x.
 	Eps float32
-	// Step is the step size; 0 means 2.5·Eps/Steps (Madry et al. 2018).
+	// Step is the step size; 0 means 2.5·Eps/Steps (Madry et al. 2018):
+	// larger than BIM's and MIM's Eps/Steps, because PGD starts at a random
+	// point of the ball and must be able to cross it, and projection keeps
+	// the overshoot in the ball.
 	Step float32
 	// Steps is the number of iterations; 0 means 40.
 	Steps int
