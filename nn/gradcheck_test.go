@@ -64,7 +64,7 @@ func closeEnough(num, ana float64) bool {
 
 // checkInputGrad compares InputGrad (evaluation mode, gradient of the sum of
 // per-example losses) with central differences.
-func checkInputGrad(t *testing.T, net *Network, x []float32, y []int, loss Loss, r *rand.Rand) {
+func checkInputGrad(t *testing.T, net Model, x []float32, y []int, loss Loss, r *rand.Rand) {
 	t.Helper()
 	g, _, err := net.InputGrad(x, y, loss)
 	if err != nil {
