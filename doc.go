@@ -52,4 +52,15 @@
 //   - lipschitz: operator norms of weight errors, layer by layer.
 //   - data: MNIST and CIFAR-10 readers, batching, seeded shuffling.
 //   - examples/mnist, examples/cifar10: the paper's experiments.
+//   - examples/quickstart, examples/customattack: two short programs to copy,
+//     one that trains, quantizes and attacks a model, one that writes an
+//     attack of its own and checks it with attack/attacktest.
+//
+// # Example
+//
+//	net, err := nn.MNISTCNN(rand.New(rand.NewPCG(1, 1)))
+//	_, err = nn.Train(ctx, net, train, nn.TrainConfig{Epochs: 2, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(1e-3)})
+//	q3, err := quant.Apply(net, quant.Uniform{Bits: 3}, nil)
+//	rep, err := attack.Evaluator{Attacks: []attack.Attack{attack.PGD{Eps: 0.3}}}.Run(ctx, q3, test.X, test.Y)
+//	fmt.Print(rep.Markdown())
 package robustq

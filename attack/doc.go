@@ -43,6 +43,13 @@
 // gradients and a conformance suite that checks any Attack against any
 // model.
 //
+// # Example
+//
+//	pgd := attack.PGD{Eps: 0.3, Step: 0.01, Steps: 40, RandomStart: true}
+//	adv, err := pgd.Perturb(ctx, net, x, y)
+//	rep, err := attack.Evaluator{Attacks: []attack.Attack{pgd, attack.Square{Eps: 0.3}}, N: 1000}.Run(ctx, net, x, y)
+//	fmt.Print(rep.Markdown())
+//
 // # Invariants
 //
 // For every example of every output of every attack in this package, with

@@ -41,6 +41,12 @@
 // Progress is reported through hooks (nn.Progress in TrainConfig.Hooks) and,
 // for feedback learning, through FeedbackLearning.OnRound.
 //
+// # Example
+//
+//	madry := defense.Adversarial{Config: nn.TrainConfig{Epochs: 10, Optimizer: &nn.Adam{}}} // PGD-40 at ε 0.3
+//	_, err := madry.Train(ctx, net, train)
+//	mu, err := defense.ApplyMapping(net, defense.MuLaw{}, quant.LastLayers(1)) // "+mu"
+//
 // # Invariants
 //
 //   - Trainers return with full-precision weights in the network, also

@@ -36,6 +36,12 @@
 // [ConvOperator] is the convolution as a matrix-free [Operator]; [OperatorNorm]
 // runs the power iteration on any Operator.
 //
+// # Example
+//
+//	q3, err := quant.Apply(net, quant.Uniform{Bits: 3}, nil)
+//	rep, err := lipschitz.Compare(ctx, net, q3, lipschitz.PowerIteration{}) // ‖ΔW‖ per layer
+//	fmt.Print(rep.Markdown())
+//
 // # Invariants
 //
 //   - All arithmetic is in float64. ΔW is formed in float64 from the float32

@@ -52,6 +52,14 @@
 // microseconds), so on first use they set OpenBLAS to one thread per call,
 // process-wide.
 //
+// # Example
+//
+//	net, err := nn.MNISTCNN(rand.New(rand.NewPCG(1, 1)))
+//	train, err := data.LoadMNIST(data.SplitTrain)
+//	_, err = nn.Train(ctx, net, train, nn.TrainConfig{Epochs: 2, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(1e-3)})
+//	acc, err := nn.Accuracy(net, test.X, test.Y, 0)
+//	err = net.SaveFile("mnist.safetensors", nil) // loads into PyTorch too
+//
 // # Invariants
 //
 //   - Parameters are float32 in PyTorch's layouts: conv (out,in,kh,kw), dense

@@ -32,6 +32,11 @@
 // The quantization error ΔW = Q(W) − W of a layer is what package lipschitz
 // measures.
 //
+// # Example
+//
+//	q3, err := quant.Apply(net, quant.Uniform{Bits: 3}, nil) // conv and dense weights; biases stay float32
+//	acc, err := nn.Accuracy(q3, test.X, test.Y, 0)         // net keeps its float32 weights
+//
 // # Invariants
 //
 //   - Quantize never modifies its parameter and returns a new slice of the
