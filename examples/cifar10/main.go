@@ -11,7 +11,11 @@
 // number of epochs than the profile's, or with PGD of that many steps
 // instead of FGSM with random start (each a model of its own in the cache,
 // and in the report's Adv. rows). Models are checkpointed after every epoch
-// and a rerun resumes from the last checkpoint.
+// and a rerun resumes from the last checkpoint. -publish writes the trained
+// models with a manifest of their hashes (results/cifar10/models holds the
+// paper profile's), and -load evaluates published models without training:
+//
+//	go run ./examples/cifar10 -profile paper -load results/cifar10/models
 package main
 
 import (
@@ -31,26 +35,36 @@ import (
 )
 
 func main() {
-	path := flag.String("data", os.Getenv(data.CIFAR10Env), "cifar-10-binary.tar.gz or cifar-10-batches-bin/ (default $"+data.CIFAR10Env+")")
-	profile := flag.String("profile", "quick", "quick, paper, or smoke (seconds, for tests)")
-	width := flag.Int("width", 1, "wide ResNet-32 width factor (10 = the paper's model)")
-	cache := flag.String("cache", "cache/cifar10", "folder for trained models and checkpoints")
-	out := flag.String("out", "out/cifar10", "folder for the report, tables and figures (the committed ones were written with -out results/cifar10)")
-	seed := flag.Uint64("seed", 1, "seed for weights, shuffling, augmentation and attacks")
+	var o options
+	flag.StringVar(&o.data, "data", os.Getenv(data.CIFAR10Env), "cifar-10-binary.tar.gz or cifar-10-batches-bin/ (default $"+data.CIFAR10Env+")")
+	flag.StringVar(&o.profile, "profile", "quick", "quick, paper, or smoke (seconds, for tests)")
+	flag.IntVar(&o.width, "width", 1, "wide ResNet-32 width factor (10 = the paper's model)")
+	flag.StringVar(&o.cache, "cache", "cache/cifar10", "folder for trained models and checkpoints")
+	flag.StringVar(&o.out, "out", "out/cifar10", "folder for the report, tables and figures (the committed ones were written with -out results/cifar10)")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed for weights, shuffling, augmentation and attacks")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
-	var adv advOptions
-	flag.IntVar(&adv.epochs, "adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
-	flag.IntVar(&adv.steps, "adv-steps", 0, "PGD steps of Adv.'s training examples, step min(ε/2, 2ε/steps) (0 or 1: FGSM with random start)")
+	flag.StringVar(&o.load, "load", "", "evaluate the models published in this folder (e.g. results/cifar10/models) instead of training")
+	flag.StringVar(&o.publish, "publish", "", "after training, publish the models in this folder with a manifest of their SHA-256")
+	flag.IntVar(&o.adv.epochs, "adv-epochs", 0, "epochs of Adv.'s adversarial training (0: the profile's, as Orig.)")
+	flag.IntVar(&o.adv.steps, "adv-steps", 0, "PGD steps of Adv.'s training examples, step min(ε/2, 2ε/steps) (0 or 1: FGSM with random start)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err := pipeline.WithCPUProfile(*cpuProfile, func() error {
-		return run(ctx, *path, *profile, *width, adv, *cache, *out, *seed)
-	})
+	err := pipeline.WithCPUProfile(*cpuProfile, func() error { return run(ctx, o) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cifar10:", err)
 		os.Exit(1)
 	}
+}
+
+// options are the command's flags.
+type options struct {
+	data, profile string
+	width         int
+	adv           advOptions
+	cache, out    string
+	seed          uint64
+	load, publish string
 }
 
 // advOptions are the -adv-* flags: Adv.'s epochs (0 for the profile's) and
@@ -109,7 +123,8 @@ func budgetFor(profile string) budget {
 	}
 }
 
-func run(ctx context.Context, path, profile string, width int, adv advOptions, cache, out string, seed uint64) error {
+func run(ctx context.Context, o options) error {
+	path, profile, width, adv, cache, out, seed := o.data, o.profile, o.width, o.adv, o.cache, o.out, o.seed
 	prof, err := pipeline.CIFAR10Profile(profile)
 	if err != nil {
 		return err
@@ -161,6 +176,8 @@ func run(ctx context.Context, path, profile string, width int, adv advOptions, c
 		},
 		Profile: prof,
 		Cache:   cache,
+		Models:  o.load,
+		Publish: o.publish,
 		Out:     out,
 		Seed:    seed,
 		Log:     os.Stdout,

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/examples/internal/pipeline"
 	"github.com/robustq/robustq/nn"
 )
 
@@ -24,8 +28,25 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if err := run(context.Background(), devData, "smoke", 1, advOptions{}, filepath.Join(dir, "cache"), out, 1); err != nil {
+	models := filepath.Join(dir, "models")
+	if err := run(context.Background(), options{data: devData, profile: "smoke", width: 1, cache: filepath.Join(dir, "cache"), out: out, seed: 1, publish: models}); err != nil {
 		t.Fatal(err)
+	}
+	// The published models evaluate without the cache and give the same report.
+	first, err := os.ReadFile(filepath.Join(out, "table3_whitebox.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "out2")
+	if err := run(context.Background(), options{data: devData, profile: "smoke", width: 1, cache: filepath.Join(dir, "empty-cache"), out: out2, seed: 1, load: models}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := os.ReadFile(filepath.Join(out2, "table3_whitebox.csv"))
+	if err != nil || string(first) != string(second) {
+		t.Errorf("table 3 from the published models differs from the trained run's (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "table4_blackbox.csv")); err != nil {
+		t.Error(err)
 	}
 	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
 	if err != nil {
@@ -87,7 +108,7 @@ func TestAdvRegime(t *testing.T) {
 		flags advOptions
 		want  string
 	}{{advOptions{epochs: -1}, "-adv-epochs"}, {advOptions{steps: -1}, "-adv-steps"}} {
-		err := run(context.Background(), "no such file", "paper", 1, tc.flags, t.TempDir(), t.TempDir(), 1)
+		err := run(context.Background(), options{data: "no such file", profile: "paper", width: 1, adv: tc.flags, cache: t.TempDir(), out: t.TempDir(), seed: 1})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v", tc.flags, err)
 		}
@@ -108,6 +129,42 @@ func TestAdvExamples(t *testing.T) {
 		ex := advExamples(tc.steps, 3)
 		if ex.Fast || ex.Eps != eps || ex.Steps != tc.steps || ex.Step != tc.step || ex.NoRandomStart || ex.Seed != 3 {
 			t.Errorf("%d steps: %+v, want step %v", tc.steps, ex, tc.step)
+		}
+	}
+}
+
+// The models committed under results/cifar10/models load, match the
+// SHA-256 their manifest records, and are the ones this code's paper
+// profile would train (their cache keys), so -load can evaluate them.
+func TestPublishedModels(t *testing.T) {
+	const dir = "../../results/cifar10/models"
+	manifest, err := pipeline.ReadManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("no models published in %s yet", dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed = 1
+	b := budgetFor("paper")
+	key := func(name string) string { return fmt.Sprintf("%s-w%d-%s-s%d", "paper", 1, name, seed) }
+	rs := regimes(seed, 1, b, advOptions{}, key)
+	keys := pipeline.CacheKeys(rs)
+	for _, r := range rs {
+		found := false
+		for _, m := range manifest {
+			found = found || m.CacheKey == keys[r.Key]
+		}
+		if !found {
+			t.Errorf("%s: no published model with this code's cache key %s", r.Label, keys[r.Key])
+			continue
+		}
+		net, err := r.New(rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pipeline.LoadPublished(dir, keys[r.Key], net); err != nil {
+			t.Errorf("%s: %v", r.Label, err)
 		}
 	}
 }

@@ -53,8 +53,12 @@ type Experiment struct {
 	LipLayers  func(layer string) bool
 	Profile    Profile
 	Cache, Out string
-	Seed       uint64
-	Log        io.Writer
+	// Models, if not empty, is a folder of published models (see Publish)
+	// to evaluate instead of training or loading from Cache; Publish, if
+	// not empty, is where to publish the trained models.
+	Models, Publish string
+	Seed            uint64
+	Log             io.Writer
 
 	started   time.Time
 	scheme    Scheme
@@ -113,9 +117,15 @@ func (e *Experiment) Run(ctx context.Context) error {
 		return err
 	}
 	var err error
-	e.nets, e.trainDur, err = TrainAll(ctx, e.Cache, e.Seed, e.Train, e.Regimes, e.Log)
+	e.nets, e.trainDur, err = trainAll(ctx, e.Cache, e.Models, e.Seed, e.Train, e.Regimes, e.Log)
 	if err != nil {
 		return err
+	}
+	if e.Publish != "" {
+		if err := Publish(e.Publish, e.Regimes, e.nets, e.trainDur); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Log, "models published in %s\n", e.Publish)
 	}
 	for _, key := range append(slices.Clone(e.Rows), e.Substitute) {
 		if e.nets[key] == nil {

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"time"
 
 	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/defense"
@@ -38,14 +39,28 @@ type Regime struct {
 // before it) and returns the networks by key, with the training time of each
 // over all the runs that trained it (recorded in the cached files).
 func TrainAll(ctx context.Context, cache string, seed uint64, ds *data.Dataset, regimes []Regime, log io.Writer) (map[string]*nn.Network, map[string]TrainTime, error) {
+	return trainAll(ctx, cache, "", seed, ds, regimes, log)
+}
+
+// trainAll is TrainAll, loading every model from the published folder
+// instead when published is not empty (see LoadPublished).
+func trainAll(ctx context.Context, cache, published string, seed uint64, ds *data.Dataset, regimes []Regime, log io.Writer) (map[string]*nn.Network, map[string]TrainTime, error) {
 	nets := map[string]*nn.Network{}
 	took := map[string]TrainTime{}
-	keys := map[string]string{}
+	keys := CacheKeys(regimes)
 	for _, r := range regimes {
-		keys[r.Key] = r.CacheKey(keys[r.From])
 		net, err := r.New(InitRNG(seed, r.Key))
 		if err != nil {
 			return nil, nil, err
+		}
+		if published != "" {
+			m, err := LoadPublished(published, keys[r.Key], net)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", r.Label, err)
+			}
+			fmt.Fprintf(log, "%s: loaded %s (SHA-256 %s…)\n", r.Label, m.File, m.SHA256[:12])
+			nets[r.Key], took[r.Key] = net, TrainTime{Took: time.Duration(m.TrainSeconds * float64(time.Second))}
+			continue
 		}
 		if r.From != "" {
 			from := nets[r.From]

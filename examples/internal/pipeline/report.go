@@ -70,11 +70,12 @@ func writeCSV(path string, recs [][]string) error {
 
 func (e *Experiment) writeReport(ctx context.Context) error {
 	p := e.Profile
-	t1, err := e.table("table1_whitebox", table1Cols, nil, nil)
+	// The CSV files are named after the paper's tables they hold.
+	t1, err := e.table(fmt.Sprintf("table%d_whitebox", e.TableNumbers[0]), table1Cols, nil, nil)
 	if err != nil {
 		return err
 	}
-	t2, err := e.table("table2_blackbox", table2Cols, nil, nil)
+	t2, err := e.table(fmt.Sprintf("table%d_blackbox", e.TableNumbers[1]), table2Cols, nil, nil)
 	if err != nil {
 		return err
 	}
