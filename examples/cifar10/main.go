@@ -174,6 +174,14 @@ func run(ctx context.Context, o options) error {
 		LipLayers: func(layer string) bool {
 			return strings.HasPrefix(layer, "units.13.") || strings.HasPrefix(layer, "units.14.") || layer == "fc"
 		},
+		// Adv.'s PGD accuracy on its own training images tells underfitting
+		// (capacity) from overfitting.
+		TrainSetCheck: key(advName),
+		CapacityNote: "Madry et al. (2018) found that capacity limits adversarial training: a network too small for the " +
+			"task fits neither its adversarial training examples nor new ones, while a large one fits the training " +
+			"examples and may overfit them. A PGD accuracy on the training images close to the test images' (Table 3) " +
+			"is the first regime. The paper's w = 10 network (46M parameters) builds and runs here but does not train " +
+			"on 2 cores.",
 		Profile: prof,
 		Cache:   cache,
 		Models:  o.load,

@@ -53,6 +53,12 @@ type Experiment struct {
 	LipLayers  func(layer string) bool
 	Profile    Profile
 	Cache, Out string
+	// TrainSetCheck, if not empty, is the key of a row whose clean and PGD
+	// accuracy the report also gives on its own first NAttack training
+	// images, with CapacityNote after them: a model that underfits its
+	// adversarial training examples is limited by capacity, not
+	// overfitting.
+	TrainSetCheck, CapacityNote string
 	// Models, if not empty, is a folder of published models (see Publish)
 	// to evaluate instead of training or loading from Cache; Publish, if
 	// not empty, is where to publish the trained models.
@@ -64,6 +70,7 @@ type Experiment struct {
 	scheme    Scheme
 	schemeAcc []float64 // Orig. (Q) clean accuracy of each of Schemes
 	muTable   string
+	trainSet  string // the TrainSetCheck paragraph
 	nets      map[string]*nn.Network
 	trainDur  map[string]TrainTime
 	rows      []Row
@@ -135,6 +142,9 @@ func (e *Experiment) Run(ctx context.Context) error {
 	if err := e.chooseScheme(); err != nil {
 		return err
 	}
+	if err := e.checkTrainSet(ctx); err != nil {
+		return err
+	}
 	for _, key := range e.Rows {
 		rows, err := Variants(e.regime(key).Label, key, e.nets[key], e.scheme.New(e.Profile.Bits), e.MuLayers)
 		if err != nil {
@@ -179,6 +189,30 @@ func (e *Experiment) regime(key string) Regime {
 		}
 	}
 	return Regime{Key: key, Label: key}
+}
+
+// checkTrainSet measures the TrainSetCheck row's clean and PGD accuracy on
+// its own first NAttack training images.
+func (e *Experiment) checkTrainSet(ctx context.Context) error {
+	if e.TrainSetCheck == "" {
+		return nil
+	}
+	net, p := e.nets[e.TrainSetCheck], e.Profile
+	if net == nil {
+		return fmt.Errorf("experiment %s: TrainSetCheck %q is not one of its regimes", e.Name, e.TrainSetCheck)
+	}
+	ts := e.Train.Head(p.NAttack)
+	pgd := e.whiteBox()[1]
+	rep, err := attack.Evaluator{Attacks: []attack.Attack{pgd}, Batch: evalBatch}.Run(ctx, net, ts.X, ts.Y)
+	if err != nil {
+		return fmt.Errorf("%s on its training images: %w", e.regime(e.TrainSetCheck).Label, err)
+	}
+	e.trainSet = fmt.Sprintf("**%s on its own training images.** On the first %d training images it has %s%% clean and %s%% "+
+		"PGD accuracy (the tables' PGD: ε %.3g, step %.3g, %d steps, random start). %s\n\n",
+		e.regime(e.TrainSetCheck).Label, ts.Len(), pct(rep.Clean), pct(rep.Groups[0].Rows[0].AdvAccuracy), p.Eps, p.Step, p.Steps, e.CapacityNote)
+	fmt.Fprintf(e.Log, "%s on its first %d training images: clean %s%%, PGD %s%%\n", e.regime(e.TrainSetCheck).Label, ts.Len(),
+		pct(rep.Clean), pct(rep.Groups[0].Rows[0].AdvAccuracy))
+	return nil
 }
 
 // The attacks. Names are the tables' column headers.

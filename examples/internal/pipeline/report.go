@@ -117,7 +117,8 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		}
 		f("| %s | %s | %s | %s |\n", r.Label, r.Recipe, acc, e.trainDur[r.Key])
 	}
-	f("\nVariants: **(Q)** = every conv and dense weight quantized to %d bits with the %s scheme (%s; biases stay float); "+
+	f("\n%s", e.trainSet)
+	f("Variants: **(Q)** = every conv and dense weight quantized to %d bits with the %s scheme (%s; biases stay float); "+
 		"**+mu** = %s, F(x) = sgn(x)·ln(1+255|x|)/ln 256 applied to the weights themselves, as the paper's Eq. 3a writes it "+
 		"(defense.MuLaw{}); **+mu (Q)** = mapped, then quantized.\n\n", p.Bits, e.scheme.Name, e.scheme.Describe, e.MuNote)
 	f("**The quantizer is a choice.** The paper says only \"linear (uniform) levels, weights only\". Orig. (Q) clean accuracy, "+
