@@ -9,15 +9,18 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
-// APGD is Auto-PGD in the L∞ ball (Croce and Hein 2020, "Reliable
+// APGD is Auto-PGD in the L∞ or L2 ball (Croce and Hein 2020, "Reliable
 // evaluation of adversarial robustness with an ensemble of diverse
 // parameter-free attacks"), the step-size-free PGD of AutoAttack.
 //
-// Each run starts from a uniformly random point of the ball, takes a first
-// step of size η = 2·Eps, then momentum steps
+// Each run starts from a random point of the ball (uniform in the L∞ box;
+// at distance Eps along a Gaussian direction for L2), takes a first step
+// of size η = 2·Eps, then momentum steps
 //
-//	z = P(x_k + η·sign(∇f(x_k)))
+//	z = P(x_k + η·s(∇f(x_k)))
 //	x_{k+1} = P(x_k + α(z − x_k) + (1 − α)(x_k − x_{k−1}))
+//
+// where s is the sign for L∞ and the gradient scaled to unit L2 norm for L2.
 //
 // with per-example step sizes η. At the checkpoints w_j = ⌈p_j·Steps⌉,
 // p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06), an
@@ -31,7 +34,9 @@ import (
 // (checked with Logits after every step), or else the point of highest
 // loss. It stops early once every example of the batch meets the goal.
 type APGD struct {
-	// Eps is the L∞ radius. It has no default: 0 returns x.
+	// Norm is Linf (the zero value) or L2.
+	Norm Norm
+	// Eps is the radius. It has no default: 0 returns x.
 	Eps float32
 	// Steps is the number of iterations per run; 0 means 100.
 	Steps int
@@ -75,12 +80,19 @@ func (a APGD) resolve() (steps, restarts int, rho, alpha float32, err error) {
 	return steps, restarts, rho, alpha, nil
 }
 
-// Name returns "apgd-" and the loss name, e.g. "apgd-dlr".
-func (a APGD) Name() string { return "apgd-" + lossOrCE(a.Loss).Name() + suffix(a.Target) }
+// Name returns "apgd-", "l2-" for the L2 ball, and the loss name, e.g.
+// "apgd-dlr".
+func (a APGD) Name() string {
+	n := "apgd-"
+	if a.Norm == L2 {
+		n += "l2-"
+	}
+	return n + lossOrCE(a.Loss).Name() + suffix(a.Target)
+}
 
-// Threat returns a gradient attack in the L∞ Eps-ball.
+// Threat returns a gradient attack in the Eps-ball of Norm.
 func (a APGD) Threat() Threat {
-	return Threat{Access: Gradient, Norm: Linf, Eps: a.Eps, Bounds: a.Bounds.resolved()}
+	return Threat{Access: Gradient, Norm: a.Norm, Eps: a.Eps, Bounds: a.Bounds.resolved()}
 }
 
 // apgdCheckpoints returns the iterations ⌈p_j·n⌉ (j ≥ 1, p_j < 1) at which
@@ -111,7 +123,7 @@ func (a APGD) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []int
 	if err != nil {
 		return nil, err
 	}
-	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
+	p, gm, err := setupGradient(ctx, m, x, y, a.Bounds, a.Norm, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -160,8 +172,24 @@ func (p *problem) apgdRun(ctx context.Context, m nn.Classifier, gm nn.Model, los
 	n, d := p.n, p.d
 	cur := p.start()
 	eps := float64(p.ball.eps)
-	for i := range cur {
-		cur[i] = float32(float64(p.x[i]) + eps*(2*rngs[i/d].Float64()-1))
+	if p.ball.norm == L2 {
+		u := make([]float64, d)
+		for i := 0; i < n; i++ {
+			var s float64
+			for j := range u {
+				u[j] = rngs[i].NormFloat64()
+				s += u[j] * u[j]
+			}
+			if s = math.Sqrt(s); s > 0 {
+				for j, v := range u {
+					cur[i*d+j] = float32(float64(p.x[i*d+j]) + eps*v/s)
+				}
+			}
+		}
+	} else {
+		for i := range cur {
+			cur[i] = float32(float64(p.x[i]) + eps*(2*rngs[i/d].Float64()-1))
+		}
 	}
 	p.project(cur)
 
@@ -217,8 +245,22 @@ func (p *problem) apgdRun(ctx context.Context, m nn.Classifier, gm nn.Model, los
 		if k == 0 {
 			a = 1
 		}
-		for i := range z {
-			z[i] = cur[i] + eta[i/d]*sign(g[i])
+		if p.ball.norm == L2 {
+			for i := 0; i < n; i++ {
+				gi := g[i*d : (i+1)*d]
+				nrm := rowL2(gi)
+				for j, v := range gi {
+					step := float32(0)
+					if nrm > 0 {
+						step = eta[i] * float32(float64(v)/nrm)
+					}
+					z[i*d+j] = cur[i*d+j] + step
+				}
+			}
+		} else {
+			for i := range z {
+				z[i] = cur[i] + eta[i/d]*sign(g[i])
+			}
 		}
 		p.project(z)
 		for i := range next {

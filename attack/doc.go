@@ -12,12 +12,16 @@
 // alone.
 //
 //   - White box (Access Gradient): FGSM, BIM, MIM, PGD (L∞ and L2, random
-//     start, restarts), APGD (Auto-PGD, L∞) and CW (Carlini-Wagner L2). Each
-//     takes an nn.Loss: nn.CrossEntropy{} (the default), or the margin losses
-//     nn.CWMargin{} and nn.DLR{}, which keep non-zero gradients when a
-//     saturated softmax makes the cross-entropy gradient exactly zero.
+//     start, restarts), APGD (Auto-PGD, L∞ and L2) and CW (Carlini-Wagner L2).
+//     Each takes an nn.Loss: nn.CrossEntropy{} (the default), or the margin
+//     losses nn.CWMargin{}, nn.DLR{} and nn.DLRTargeted{}, which keep
+//     non-zero gradients when a saturated softmax makes the cross-entropy
+//     gradient exactly zero.
 //   - Black box: Square (score based, L∞), Transfer (crafted on a substitute
 //     model), Gaussian and Uniform noise.
+//   - AutoAttack: APGD-CE, APGD-T and Square in sequence, each on the
+//     examples still robust (L∞ and L2; its doc says where it differs from
+//     the reference).
 //   - Ensemble, the worst case of several attacks, and Rename.
 //
 // Targeted variants take a Target rule (NextClass, LeastLikely, Classes):

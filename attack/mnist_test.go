@@ -64,6 +64,8 @@ func TestGradientAttacksOnTrainedMNIST(t *testing.T) {
 		attack.Rename(attack.PGD{Eps: 0.3, Step: 0.03, Steps: 10, Loss: nn.CWMargin{}}, "PGD-CW"),
 		attack.Rename(attack.PGD{Eps: 0.3, Step: 0.03, Steps: 10, Loss: nn.DLR{}}, "PGD-DLR"),
 		attack.APGD{Eps: 0.3, Steps: 10, Seed: 1},
+		attack.APGD{Norm: attack.L2, Eps: 3, Steps: 10, Seed: 1},
+		attack.AutoAttack{Eps: 0.3, Steps: 10, Targets: 2, Queries: 100, Seed: 1},
 		attack.CW{Steps: 50, LR: 0.1, BinarySteps: 2, InitialConst: 10},
 	}
 	for _, a := range attacks {

@@ -48,7 +48,7 @@ func TestLossGradients(t *testing.T) {
 	logits := []float32{0.3, -1.2, 2.1, 0.9, -0.4, 1.5, 0.2, -2.0, 1.1, 0.7}
 	const k = 5
 	y := []int{3, 0}
-	for _, loss := range []Loss{CrossEntropy{}, CWMargin{}, DLR{}} {
+	for _, loss := range []Loss{CrossEntropy{}, CWMargin{}, DLR{}, DLRTargeted{}} {
 		t.Run(loss.Name(), func(t *testing.T) {
 			l, g := make([]float32, 2), make([]float32, len(logits))
 			loss.Eval(logits, k, y, l, g)
@@ -86,5 +86,20 @@ func TestSaturatedCrossEntropy(t *testing.T) {
 		if g[0] == 0 {
 			t.Errorf("%s gradient for the true class is 0; want non-zero", loss.Name())
 		}
+	}
+}
+
+// DLRTargeted by hand: logits (3, 1, 2, 0, −1), target 2: the largest
+// other logit is 3, the sorted logits 3, 2, 1, 0, so the loss is
+// (3 − 2) / (3 − (1 + 0)/2) = 1 / 2.5.
+func TestDLRTargetedValue(t *testing.T) {
+	l, g := make([]float32, 1), make([]float32, 5)
+	DLRTargeted{}.Eval([]float32{3, 1, 2, 0, -1}, 5, []int{2}, l, g)
+	if math.Abs(float64(l[0])-0.4) > 1e-6 {
+		t.Errorf("loss %v, want 0.4", l[0])
+	}
+	DLRTargeted{}.Eval([]float32{3, 1, 2}, 3, []int{2}, l, g[:3])
+	if !math.IsNaN(float64(l[0])) {
+		t.Errorf("3 classes: loss %v, want NaN", l[0])
 	}
 }
