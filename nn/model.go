@@ -32,7 +32,10 @@ func CheckModel(m Classifier) error {
 }
 
 // Spec describes what a classifier takes and returns: examples of
-// Channels×Height×Width values in [0,1] (NCHW, row-major) and Classes logits.
+// Channels×Height×Width values (NCHW, row-major) and Classes logits. Images
+// are in [0,1], and attacks reject inputs outside their Bounds; a Network
+// itself accepts any finite value, so that a wrapper such as Normalize can
+// feed it normalised inputs.
 type Spec struct {
 	Channels, Height, Width int
 	Classes                 int
