@@ -52,9 +52,17 @@ func (q *QAT) BeforeStep(_ context.Context, s *nn.Step) error {
 	return nil
 }
 
-// BeforeUpdate implements nn.Hook: it writes the full-precision W back.
+// BeforeUpdate implements nn.Hook: it writes the full-precision W back and
+// applies the quantizer's gradient rule (quant.Backward), if it has one, to
+// the step's gradients.
 func (q *QAT) BeforeUpdate(_ context.Context, s *nn.Step) error {
-	if err := q.ste.Restore(); err != nil {
+	var err error
+	if s.Out != nil {
+		err = q.ste.Backward(s.Out.Params, s.Out.Grads, s.LR)
+	} else {
+		err = q.ste.Restore()
+	}
+	if err != nil {
 		return fmt.Errorf("defense: QAT step %d: %w", s.Global, err)
 	}
 	return nil

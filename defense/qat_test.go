@@ -185,3 +185,43 @@ func TestQATBeatsPostTrainingQuantization(t *testing.T) {
 		}
 	}
 }
+
+// QAT with a learned step (quant.LSQ) at 2 bits: the steps move, and the
+// result beats post-training quantization of the same model.
+func TestQATWithLearnedStep(t *testing.T) {
+	ctx := context.Background()
+	tr, te := blobs(800, 16, 4, 4, 0.1, 1, 1), blobs(400, 16, 4, 4, 0.1, 1, 2)
+	fp := mlp(t, 4, 4, 32, 16, 1)
+	trainStd(t, fp, tr, 20, 0.02)
+	ptq, err := quant.Apply(fp, quant.Linear{Bits: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lsq := &quant.LSQ{Bits: 2}
+	net := fp.Clone()
+	if _, err := (Standard{Config: nn.TrainConfig{Epochs: 10, BatchSize: 32, Optimizer: &nn.Adam{}, LR: nn.ConstantLR(0.005), Seed: 7},
+		QAT: &QAT{Quantizer: lsq}}).Train(ctx, net, tr); err != nil {
+		t.Fatal(err)
+	}
+	first := &quant.LSQ{Bits: 2} // its steps take their initial values
+	for name, s := range lsq.Steps() {
+		if _, err := first.Quantize(fp.Param(name)); err != nil {
+			t.Fatal(err)
+		}
+		if s0 := first.Steps()[name]; s == s0 {
+			t.Errorf("%s: step %v never moved from its initial value", name, s)
+		}
+	}
+	qat, err := quant.Apply(net, lsq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := accuracy(t, ptq, te), accuracy(t, qat, te)
+	// Measured for these seeds: full precision 0.975, linear PTQ 0.113,
+	// LSQ QAT 0.945 (linear QAT: 0.585, above). The margin is about half
+	// the measured gap.
+	t.Logf("2 bits: full precision %.3f, linear PTQ %.3f, LSQ QAT %.3f", accuracy(t, fp, te), a, b)
+	if b < a+0.4 {
+		t.Errorf("LSQ QAT %.3f, PTQ %.3f; want QAT ≥ PTQ + 0.4", b, a)
+	}
+}

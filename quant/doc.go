@@ -4,7 +4,7 @@
 //
 // # Overview
 //
-// A Quantizer maps one nn.Param to its quantized values. Three schemes are
+// A Quantizer maps one nn.Param to its quantized values. These schemes are
 // provided:
 //
 //   - Linear: symmetric uniform levels s·{−(2^(k−1)−1), …, 2^(k−1)−1} with
@@ -18,6 +18,8 @@
 //   - Asymmetric: affine min/max levels with 2^k values and a zero point,
 //     nudged so that zero is exact.
 //   - PowerOfTwo: logarithmic levels {0, ±s·2^(−j)}.
+//   - LSQ: learned step size quantization, whose step per tensor is
+//     trained with the network (Esser et al. 2020).
 //
 // A Selector chooses which parameters to quantize: Weights (every conv and
 // dense weight, the default), Layers (by layer name), LastLayers (the last n
@@ -27,7 +29,10 @@
 // quantized copy and leave the full-precision original untouched. STE does
 // quantization-aware training with the straight-through estimator: it
 // swaps Q(W) into the live parameters for the forward and backward passes
-// and puts W back before the optimizer step.
+// and puts W back before the optimizer step. A quantizer that implements
+// Backward sets the estimator's gradient rule (LSQ's clipped estimator) and
+// trains parameters of its own. One that implements Exporter gives a
+// tensor's integer codes and scales (Integer), the form to ship.
 //
 // The quantization error ΔW = Q(W) − W of a layer is what package lipschitz
 // measures.

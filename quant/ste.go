@@ -104,6 +104,33 @@ func (s *STE) Restore() error {
 	return err
 }
 
+// Backward is Restore for a training step: it writes the full-precision
+// values back, then gives the gradient of each parameter the last Quantize
+// changed to the quantizer's gradient rule when it implements Backward (a
+// clipped estimator's mask, a learned scale's update with learning rate
+// lr). params and grads are the step's, as in nn.StepOutput; a quantized
+// parameter without a gradient there is skipped.
+func (s *STE) Backward(params []*nn.Param, grads [][]float32, lr float64) error {
+	quantized := s.params
+	if err := s.Restore(); err != nil {
+		return err
+	}
+	b, ok := s.Quantizer.(Backward)
+	if !ok {
+		return nil
+	}
+	for _, p := range quantized {
+		for i, q := range params {
+			if q == p && i < len(grads) {
+				if err := b.Backward(p, grads[i], lr); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // Active reports whether Quantize has been called and Restore has not yet
 // followed: the parameters currently hold quantized values.
 func (s *STE) Active() bool { return s.params != nil }
