@@ -126,10 +126,13 @@ type Row struct {
 	// and the group's norm and radius).
 	Threat Threat
 	// Robust is the fraction of examples classified correctly both clean and
-	// under the attack.
+	// under the attack: what AutoAttack and RobustBench call "robust
+	// accuracy". It is at most the clean accuracy.
 	Robust float64
 	// AdvAccuracy is the accuracy on the attack's outputs, whatever the
-	// clean prediction (the "accuracy under attack" of many papers).
+	// clean prediction (the "accuracy under attack" of many papers, this
+	// one's tables included). It can exceed Robust when an attack moves a
+	// misclassified example back to its label.
 	AdvAccuracy float64
 	// Fooled is the number of examples classified correctly clean and
 	// incorrectly under the attack.
@@ -666,6 +669,9 @@ func (r *Report) Markdown() string {
 				fmtEps(row.Threat.Eps), pct(row.Robust), pct(row.AdvAccuracy), num(row.MeanLinf), num(row.MeanL2))
 		}
 	}
+	b.WriteString("\nrobust acc.: classified correctly both clean and under the attack (AutoAttack's \"robust accuracy\"); " +
+		"adv. acc.: classified correctly on the attack's outputs, whatever the clean prediction (the \"accuracy under " +
+		"attack\" of many papers); mean L∞ and L2: the perturbation of the examples the attack fooled.\n")
 	if len(r.Warnings) > 0 {
 		b.WriteString("\nWarnings:\n\n")
 		for _, w := range r.Warnings {

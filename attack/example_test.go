@@ -75,6 +75,8 @@ func ExampleEvaluator() {
 	// | fgsm-ce | gradient | linf | 0.15 | 50.00% | 50.00% | 0.1500 | 0.2121 |
 	// | uniform | random | linf | 0.15 | 100.00% | 100.00% | – | – |
 	// | **worst case** | gradient | linf | 0.15 | 50.00% | 50.00% | – | – |
+	//
+	// robust acc.: classified correctly both clean and under the attack (AutoAttack's "robust accuracy"); adv. acc.: classified correctly on the attack's outputs, whatever the clean prediction (the "accuracy under attack" of many papers); mean L∞ and L2: the perturbation of the examples the attack fooled.
 }
 
 // signNoise is a user-written attack: a random sign per value, scaled to ε.
