@@ -420,6 +420,34 @@ func (st *evalState) record(name string) error {
 	return nil
 }
 
+// disambiguate renames rows whose attacks share a name (two FGSMs at
+// different ε are both "fgsm-ce"): each gets its ε, or its position when
+// the radii are equal too, as in "fgsm-ce (ε 0.1)" or "pgd-linf-ce (#2)".
+func disambiguate(rows []Row) {
+	type key struct {
+		name string
+		eps  float32
+	}
+	names, radii := map[string]int{}, map[key]int{}
+	for _, r := range rows {
+		names[r.Attack]++
+		radii[key{r.Attack, r.Threat.Eps}]++
+	}
+	seen := map[string]int{}
+	for i := range rows {
+		name := rows[i].Attack
+		if names[name] < 2 {
+			continue
+		}
+		seen[name]++
+		if radii[key{name, rows[i].Threat.Eps}] == 1 {
+			rows[i].Attack = fmt.Sprintf("%s (ε %s)", name, fmtEps(rows[i].Threat.Eps))
+		} else {
+			rows[i].Attack = fmt.Sprintf("%s (#%d)", name, seen[name])
+		}
+	}
+}
+
 // checkThreat returns ErrThreat if adv is not a batch of len(x) finite
 // values inside a's declared threat model.
 func checkThreat(a Attack, adv, x []float32, d int) error {
@@ -534,6 +562,7 @@ func (st *evalState) fill(rep *Report, runs []evalRun) {
 				worst.Threat.Eps = float32(math.NaN()) // mixed radii
 			}
 		}
+		disambiguate(grp.Rows)
 		worst.Robust, worst.AdvAccuracy = frac(robustAll, n), frac(correctAll, n)
 		worst.Correct = correctAll
 		for i, c := range robustAll {

@@ -353,3 +353,24 @@ func TestEvaluatorKeepsAndSavesExamples(t *testing.T) {
 		t.Errorf("saved label 3 is %v, want %d", l.Data[3], y[3])
 	}
 }
+
+// Two attacks with the same name get their ε, or their position, in the
+// report.
+func TestEvaluatorDisambiguatesNames(t *testing.T) {
+	m := linear(23, img)
+	x, y := batch(t, m, 4, 23)
+	rep, err := attack.Evaluator{Attacks: []attack.Attack{
+		attack.FGSM{Eps: 0.1}, attack.FGSM{Eps: 0.2}, attack.PGD{Eps: 0.1, Steps: 2}, attack.PGD{Eps: 0.1, Steps: 3}, attack.BIM{Eps: 0.1, Steps: 2},
+	}}.Run(context.Background(), m, x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rep.Groups[0].Rows {
+		names = append(names, r.Attack)
+	}
+	want := []string{"fgsm-ce (ε 0.1)", "fgsm-ce (ε 0.2)", "pgd-linf-ce (#1)", "pgd-linf-ce (#2)", "bim-ce"}
+	if !slices.Equal(names, want) {
+		t.Errorf("names %q, want %q", names, want)
+	}
+}
