@@ -3,6 +3,7 @@ package defense
 import (
 	"fmt"
 	"math"
+	"reflect"
 
 	"github.com/robustq/robustq/nn"
 	"github.com/robustq/robustq/quant"
@@ -197,9 +198,10 @@ func checkParam(p *nn.Param) error {
 // It returns an error for a nil net or m, a selection that fails or chooses
 // nothing (wrapping quant.ErrSelect), or a parameter m rejects (NaN weights
 // wrap nn.ErrNonFinite).
-func ApplyMapping(net *nn.Network, m Mapping, sel quant.Selector) (*nn.Network, error) {
-	if net == nil || m == nil {
-		return nil, fmt.Errorf("%w: ApplyMapping needs a network and a mapping", ErrNil)
+func ApplyMapping[M quant.Model[M]](net M, m Mapping, sel quant.Selector) (M, error) {
+	var zero M
+	if isNil(net) || m == nil {
+		return zero, fmt.Errorf("%w: ApplyMapping needs a network and a mapping", ErrNil)
 	}
 	if sel == nil {
 		sel = quant.Weights()
@@ -207,10 +209,10 @@ func ApplyMapping(net *nn.Network, m Mapping, sel quant.Selector) (*nn.Network, 
 	params := net.Params()
 	chosen, err := sel.Select(params)
 	if err != nil {
-		return nil, fmt.Errorf("defense: mapping %s: %w", m.Name(), err)
+		return zero, fmt.Errorf("defense: mapping %s: %w", m.Name(), err)
 	}
 	if len(chosen) != len(params) {
-		return nil, fmt.Errorf("defense: selector returned %d answers for %d parameters: %w",
+		return zero, fmt.Errorf("defense: selector returned %d answers for %d parameters: %w",
 			len(chosen), len(params), quant.ErrSelect)
 	}
 	vals := make([][]float32, len(params))
@@ -221,28 +223,28 @@ func ApplyMapping(net *nn.Network, m Mapping, sel quant.Selector) (*nn.Network, 
 		}
 		v, err := m.Map(p)
 		if err != nil {
-			return nil, fmt.Errorf("defense: mapping %s of %q: %w", m.Name(), p.Name, err)
+			return zero, fmt.Errorf("defense: mapping %s of %q: %w", m.Name(), p.Name, err)
 		}
 		if len(v) != len(p.Data) {
-			return nil, fmt.Errorf("defense: mapping %s returned %d values for %q of %d: %w",
+			return zero, fmt.Errorf("defense: mapping %s returned %d values for %q of %d: %w",
 				m.Name(), len(v), p.Name, len(p.Data), nn.ErrShape)
 		}
 		for j, x := range v {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, fmt.Errorf("defense: mapping %s gave %v at %d of %q: %w", m.Name(), x, j, p.Name, nn.ErrNonFinite)
+				return zero, fmt.Errorf("defense: mapping %s gave %v at %d of %q: %w", m.Name(), x, j, p.Name, nn.ErrNonFinite)
 			}
 		}
 		vals[i] = v
 		mapped = true
 	}
 	if !mapped {
-		return nil, fmt.Errorf("defense: selector chose none of %d parameters: %w", len(params), quant.ErrSelect)
+		return zero, fmt.Errorf("defense: selector chose none of %d parameters: %w", len(params), quant.ErrSelect)
 	}
 	c := net.Clone()
 	cp := c.Params()
 	if len(cp) != len(params) {
-		return nil, fmt.Errorf("defense: clone of %q has %d parameters, the original %d: %w",
-			net.Name(), len(cp), len(params), nn.ErrShape)
+		return zero, fmt.Errorf("defense: clone of %T has %d parameters, the original %d: %w",
+			net, len(cp), len(params), nn.ErrShape)
 	}
 	for i, v := range vals {
 		if v != nil {
@@ -250,4 +252,13 @@ func ApplyMapping(net *nn.Network, m Mapping, sel quant.Selector) (*nn.Network, 
 		}
 	}
 	return c, nil
+}
+
+// isNil reports whether v is nil or a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }

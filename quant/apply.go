@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/robustq/robustq/nn"
 )
@@ -53,29 +54,40 @@ func quantizeChosen(params []*nn.Param, chosen []bool, q Quantizer) ([][]float32
 	return vals, nil
 }
 
+// Model is what Apply needs of a model: its parameters, live (writing
+// their Data changes the model), and a deep copy. *nn.Network is one; a
+// model type of the user's own can be another.
+type Model[M any] interface {
+	Params() []*nn.Param
+	Clone() M
+}
+
+var _ Model[*nn.Network] = (*nn.Network)(nil)
+
 // Apply returns a quantized copy of net: a Clone whose parameters chosen by
 // sel hold their quantized values under q. net itself is not modified and
 // keeps its full-precision weights. A nil sel means Weights(): every conv
 // and dense weight, while biases and batch-norm parameters stay in float32,
 // as in the paper. It returns an error for a nil net or q, a selection that
 // fails or chooses nothing (ErrSelect), or a parameter q rejects.
-func Apply(net *nn.Network, q Quantizer, sel Selector) (*nn.Network, error) {
-	if net == nil {
-		return nil, fmt.Errorf("%w: network is nil", ErrNil)
+func Apply[M Model[M]](net M, q Quantizer, sel Selector) (M, error) {
+	var zero M
+	if isNil(net) {
+		return zero, fmt.Errorf("%w: model is nil", ErrNil)
 	}
 	chosen, err := choose(net.Params(), sel)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	vals, err := quantizeChosen(net.Params(), chosen, q)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	c := net.Clone()
 	ps := c.Params()
 	if len(ps) != len(vals) {
-		return nil, fmt.Errorf("quant: clone of %q has %d parameters, the original %d: %w",
-			net.Name(), len(ps), len(vals), nn.ErrShape)
+		return zero, fmt.Errorf("quant: clone of %T has %d parameters, the original %d: %w",
+			net, len(ps), len(vals), nn.ErrShape)
 	}
 	for i, p := range ps {
 		if vals[i] != nil {
@@ -83,4 +95,16 @@ func Apply(net *nn.Network, q Quantizer, sel Selector) (*nn.Network, error) {
 		}
 	}
 	return c, nil
+}
+
+// isNil reports whether v is nil or a nil pointer, map, slice or func.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch r := reflect.ValueOf(v); r.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface:
+		return r.IsNil()
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/robustq/robustq/nn"
@@ -163,10 +164,46 @@ func TestApplySelectors(t *testing.T) {
 	if _, err := Apply(net, Linear{}, Layers{"fc9"}); !errors.Is(err, ErrSelect) {
 		t.Errorf("unknown layer: %v, want ErrSelect", err)
 	}
-	if _, err := Apply(nil, Linear{}, nil); !errors.Is(err, ErrNil) {
+	if _, err := Apply((*nn.Network)(nil), Linear{}, nil); !errors.Is(err, ErrNil) {
 		t.Errorf("nil network: %v, want ErrNil", err)
 	}
 	if _, err := Apply(net, nil, nil); !errors.Is(err, ErrNil) {
 		t.Errorf("nil quantizer: %v, want ErrNil", err)
+	}
+}
+
+// userModel is a model that is not an nn.Network: a weight matrix and a bias.
+type userModel struct{ w, b *nn.Param }
+
+func (m *userModel) Params() []*nn.Param { return []*nn.Param{m.w, m.b} }
+
+func (m *userModel) Clone() *userModel {
+	cp := func(p *nn.Param) *nn.Param {
+		q := *p
+		q.Data = append([]float32(nil), p.Data...)
+		return &q
+	}
+	return &userModel{cp(m.w), cp(m.b)}
+}
+
+func TestApplyToAUserModel(t *testing.T) {
+	m := &userModel{
+		w: newParam("fc.weight", nn.DenseWeight, []int{2, 3}, []float32{0.5, -0.2, 0.1, 0.9, -0.7, 0.3}),
+		b: newParam("fc.bias", nn.Bias, []int{2}, []float32{0.123, -0.456}),
+	}
+	q, err := Apply(m, Linear{Bits: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 bits: levels s·{−1, 0, 1}, s = max|w| = 0.9.
+	want := []float32{0.9, 0, 0, 0.9, -0.9, 0}
+	if !slices.Equal(q.w.Data, want) || !slices.Equal(q.b.Data, m.b.Data) {
+		t.Errorf("quantized weights %v bias %v; want %v and the bias unchanged", q.w.Data, q.b.Data, want)
+	}
+	if m.w.Data[0] != 0.5 {
+		t.Error("Apply changed the original model")
+	}
+	if _, err := Apply((*userModel)(nil), Linear{}, nil); !errors.Is(err, ErrNil) {
+		t.Errorf("nil user model: error %v, want ErrNil", err)
 	}
 }
