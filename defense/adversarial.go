@@ -209,7 +209,7 @@ type Adversarial struct {
 var _ Trainer = Adversarial{}
 
 // Train implements Trainer.
-func (t Adversarial) Train(ctx context.Context, net *nn.Network, ds *data.Dataset) (nn.TrainResult, error) {
+func (t Adversarial) Train(ctx context.Context, net nn.Trainable, ds *data.Dataset) (nn.TrainResult, error) {
 	if _, err := t.Examples.Attack(0); err != nil {
 		return nn.TrainResult{}, err
 	}

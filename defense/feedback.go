@@ -250,7 +250,7 @@ func (f FeedbackLearning) distance(round int) DistanceConfig {
 
 // Train implements Trainer: it runs Run and returns the merged training
 // summary.
-func (f FeedbackLearning) Train(ctx context.Context, net *nn.Network, ds *data.Dataset) (nn.TrainResult, error) {
+func (f FeedbackLearning) Train(ctx context.Context, net nn.Trainable, ds *data.Dataset) (nn.TrainResult, error) {
 	res, err := f.Run(ctx, net, ds)
 	if res == nil {
 		return nn.TrainResult{}, err
@@ -265,8 +265,8 @@ const flStream = 0xfeedbac
 // returns every round's report. On an error (or cancellation) it returns
 // the rounds completed so far with the error; net then holds the weights
 // of the last completed retraining step.
-func (f FeedbackLearning) Run(ctx context.Context, net *nn.Network, ds *data.Dataset) (*FLResult, error) {
-	if net == nil || ds == nil {
+func (f FeedbackLearning) Run(ctx context.Context, net nn.Trainable, ds *data.Dataset) (*FLResult, error) {
+	if nn.CheckModel(net) != nil || ds == nil {
 		return nil, fmt.Errorf("%w: feedback learning needs a network and a data set", ErrNil)
 	}
 	if err := ds.Validate(); err != nil {
@@ -316,7 +316,7 @@ func (f FeedbackLearning) Run(ctx context.Context, net *nn.Network, ds *data.Dat
 }
 
 // round runs round r (or the final measurement when r == c.rounds).
-func (f FeedbackLearning) round(ctx context.Context, net *nn.Network, ds *data.Dataset, c flCfg, r int) (Round, error) {
+func (f FeedbackLearning) round(ctx context.Context, net nn.Trainable, ds *data.Dataset, c flCfg, r int) (Round, error) {
 	final := r == c.rounds
 	rng := rand.New(rand.NewPCG(f.Seed, flStream+uint64(r)))
 	sub := ds.Subset(rng.Perm(ds.Len())[:c.sample])
@@ -366,7 +366,7 @@ func (f FeedbackLearning) round(ctx context.Context, net *nn.Network, ds *data.D
 
 // checkWeights reports the first non-finite weight of net, which would make
 // every distance NaN.
-func checkWeights(net *nn.Network) error {
+func checkWeights(net nn.Trainable) error {
 	for _, p := range net.Params() {
 		if err := checkParam(p); err != nil {
 			return err

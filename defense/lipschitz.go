@@ -234,7 +234,7 @@ type DefensiveQuantization struct {
 var _ Trainer = DefensiveQuantization{}
 
 // Train implements Trainer.
-func (t DefensiveQuantization) Train(ctx context.Context, net *nn.Network, ds *data.Dataset) (nn.TrainResult, error) {
+func (t DefensiveQuantization) Train(ctx context.Context, net nn.Trainable, ds *data.Dataset) (nn.TrainResult, error) {
 	if _, err := t.Lipschitz.beta(); err != nil {
 		return nn.TrainResult{}, err
 	}

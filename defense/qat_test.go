@@ -23,7 +23,7 @@ func TestQATStepSemantics(t *testing.T) {
 	var grads map[string][]float32
 	sawStep := false
 	pre := nn.HookFuncs{Before: func(_ context.Context, s *nn.Step) error {
-		w0 = cloneData(s.Net)
+		w0 = cloneData(s.Net.(*nn.Network))
 		return nil
 	}}
 	probe := nn.HookFuncs{
@@ -49,12 +49,12 @@ func TestQATStepSemantics(t *testing.T) {
 			return nil
 		},
 		Update: func(_ context.Context, s *nn.Step) error {
-			if d := cmp.Diff(w0, cloneData(s.Net)); d != "" {
+			if d := cmp.Diff(w0, cloneData(s.Net.(*nn.Network))); d != "" {
 				t.Errorf("weights before the update are not the full-precision ones:\n%s", d)
 			}
 			// The training-mode logits (no batch norm here, so equal to
 			// evaluation-mode ones) are those of the quantized network.
-			qn, err := quant.Apply(s.Net, quant.Linear{Bits: 3}, nil)
+			qn, err := quant.Apply(s.Net.(*nn.Network), quant.Linear{Bits: 3}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +104,7 @@ func TestQATOrderAndRestoreOnError(t *testing.T) {
 	boom := errors.New("boom")
 	q := &QAT{Quantizer: quant.Linear{Bits: 2}}
 	fail := nn.HookFuncs{Before: func(_ context.Context, s *nn.Step) error {
-		if d := distinct(s.Net.Param("fc1.weight").Data); d > 3 {
+		if d := distinct(s.Net.(*nn.Network).Param("fc1.weight").Data); d > 3 {
 			t.Errorf("Config.Hooks saw %d distinct values, want the 2-bit grid (≤ 3)", d)
 		}
 		return boom

@@ -8,8 +8,9 @@ import (
 	"github.com/robustq/robustq/nn"
 )
 
-// Trainer trains a network on a data set under one regime (standard,
-// adversarial, feedback learning, defensive quantization). Implementations
+// Trainer trains a model on a data set under one regime (standard,
+// adversarial, feedback learning, defensive quantization): an *nn.Network,
+// or any nn.Trainable of the user's own. Implementations
 // are configuration values; they run nn.Train with hooks, so progress is
 // reported through the nn.Hook values in their nn.TrainConfig (nn.Progress,
 // for one) and every run is reproducible from the configured seeds.
@@ -20,7 +21,7 @@ type Trainer interface {
 	// returns, net holds full-precision weights, even when the regime
 	// trains with quantization in the loop (QAT): quantize it afterwards
 	// with quant.Apply.
-	Train(ctx context.Context, net *nn.Network, ds *data.Dataset) (nn.TrainResult, error)
+	Train(ctx context.Context, net nn.Trainable, ds *data.Dataset) (nn.TrainResult, error)
 }
 
 // Standard is ordinary training (the paper's "Orig."): nn.Train with
@@ -37,15 +38,15 @@ type Standard struct {
 var _ Trainer = Standard{}
 
 // Train implements Trainer.
-func (t Standard) Train(ctx context.Context, net *nn.Network, ds *data.Dataset) (nn.TrainResult, error) {
+func (t Standard) Train(ctx context.Context, net nn.Trainable, ds *data.Dataset) (nn.TrainResult, error) {
 	return runTrain(ctx, net, ds, t.Config, t.QAT)
 }
 
 // runTrain runs nn.Train with the QAT hook (if any) and the regime's hooks
 // in front of cfg.Hooks, without changing the caller's slice, and makes sure
 // that the full-precision weights are back when it returns.
-func runTrain(ctx context.Context, net *nn.Network, ds *data.Dataset, cfg nn.TrainConfig, q *QAT, regime ...nn.Hook) (res nn.TrainResult, err error) {
-	if net == nil || ds == nil {
+func runTrain(ctx context.Context, net nn.Trainable, ds *data.Dataset, cfg nn.TrainConfig, q *QAT, regime ...nn.Hook) (res nn.TrainResult, err error) {
+	if nn.CheckModel(net) != nil || ds == nil {
 		return res, fmt.Errorf("%w: training needs a network and a data set", ErrNil)
 	}
 	hooks := make([]nn.Hook, 0, len(regime)+len(cfg.Hooks)+1)

@@ -91,11 +91,12 @@ func ExampleSaveOptimizerFile() {
 			Optimizer: &nn.SGD{Momentum: 0.9}, LR: nn.OneCycleLR(0.5), Hooks: hooks}
 	}
 	// Save after every epoch; stop (as a crash would) after the second.
+	first := newNet()
 	checkpoint := nn.HookFuncs{After: func(_ context.Context, s *nn.Step) error {
 		if s.Iter+1 < s.Iters {
 			return nil
 		}
-		if err := s.Net.SaveFile(netFile, nil); err != nil {
+		if err := first.SaveFile(netFile, nil); err != nil {
 			return err
 		}
 		if err := nn.SaveOptimizerFile(optFile, s.Optimizer.(nn.StatefulOptimizer), nil); err != nil {
@@ -106,7 +107,7 @@ func ExampleSaveOptimizerFile() {
 		}
 		return nil
 	}}
-	nn.Train(context.Background(), newNet(), ds, config(0, checkpoint))
+	nn.Train(context.Background(), first, ds, config(0, checkpoint))
 
 	// Resume from the checkpoint with a fresh network and optimizer.
 	resumed, opt := newNet(), &nn.SGD{Momentum: 0.9}

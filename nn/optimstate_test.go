@@ -52,7 +52,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 				if s.Iter+1 != s.Iters {
 					return nil
 				}
-				if err := s.Net.SaveFile(netPath, nil); err != nil {
+				if err := s.Net.(*Network).SaveFile(netPath, nil); err != nil {
 					return err
 				}
 				if err := SaveOptimizerFile(optPath, s.Optimizer.(StatefulOptimizer), map[string]string{"epoch": "1"}); err != nil {

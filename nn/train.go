@@ -39,7 +39,8 @@ type TrainConfig struct {
 
 // Step describes one training step to the hooks.
 type Step struct {
-	Net *Network
+	// Net is the model being trained (a *Network, or a user's Trainable).
+	Net Trainable
 	// Epoch is 0-based; Iter counts steps within it, of Iters.
 	Epoch, Iter, Iters int
 	// Global counts steps from the start of training, of Total.
@@ -109,14 +110,27 @@ type TrainResult struct {
 	Duration                 time.Duration
 }
 
+// Trainable is a Model that Train can update: its parameters (live: the
+// optimizer writes their Data) and a training-mode pass that gives the
+// per-example losses, the logits and the gradient of the mean loss with
+// respect to each trainable parameter. *Network is one; a model of the
+// user's own that computes its gradients can be another.
+type Trainable interface {
+	Model
+	Params() []*Param
+	Gradients(x []float32, y []int, loss Loss) (*StepOutput, error)
+}
+
+var _ Trainable = (*Network)(nil)
+
 // Train trains net on ds. It checks ctx before every step and returns
 // ctx.Err() when cancelled, and stops with an error wrapping ErrNonFinite
 // on a NaN or Inf loss. The weights at return are those after the last
 // completed step.
-func Train(ctx context.Context, net *Network, ds *data.Dataset, cfg TrainConfig) (TrainResult, error) {
+func Train(ctx context.Context, net Trainable, ds *data.Dataset, cfg TrainConfig) (TrainResult, error) {
 	var res TrainResult
 	start := time.Now()
-	if net == nil || ds == nil {
+	if CheckModel(net) != nil || ds == nil {
 		return res, errors.New("nn: Train needs a network and a data set")
 	}
 	s := net.Spec()

@@ -94,7 +94,7 @@ func Cached(ctx context.Context, dir string, net *nn.Network, ds *data.Dataset, 
 		}
 		meta := total().meta()
 		meta["epoch"] = strconv.Itoa(s.Epoch + 1)
-		if err := s.Net.SaveFile(checkpointPath(dir, job.Key, s.Epoch+1), meta); err != nil {
+		if err := net.SaveFile(checkpointPath(dir, job.Key, s.Epoch+1), meta); err != nil {
 			return err
 		}
 		if opt, ok := s.Optimizer.(nn.StatefulOptimizer); ok {
