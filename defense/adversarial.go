@@ -72,7 +72,7 @@ type AdvExamples struct {
 	Warmup int
 }
 
-var _ nn.Hook = AdvExamples{}
+var _ nn.BeforeStepper = AdvExamples{}
 
 // Attack returns the attack the hook runs after its warm-up, with its
 // defaults resolved and the given seed, or an error for invalid
@@ -114,7 +114,7 @@ func (a AdvExamples) ratio() (float64, error) {
 	return r, nil
 }
 
-// BeforeStep implements nn.Hook: it replaces round(Ratio·n) examples of the
+// BeforeStep implements nn.BeforeStepper: it replaces round(Ratio·n) examples of the
 // batch, chosen at random, by adversarial examples.
 func (a AdvExamples) BeforeStep(ctx context.Context, s *nn.Step) error {
 	if s == nil || s.Net == nil {
@@ -183,12 +183,6 @@ func (a AdvExamples) Replace(ctx context.Context, m nn.Model, x []float32, y []i
 	}
 	return out, nil
 }
-
-// BeforeUpdate implements nn.Hook; it does nothing.
-func (AdvExamples) BeforeUpdate(context.Context, *nn.Step) error { return nil }
-
-// AfterStep implements nn.Hook; it does nothing.
-func (AdvExamples) AfterStep(context.Context, *nn.Step) error { return nil }
 
 // Adversarial is adversarial training (the paper's "Adv."): nn.Train with
 // Config and the AdvExamples hook, optionally with quantization-aware

@@ -58,7 +58,7 @@ type Lipschitz struct {
 	Selector quant.Selector
 }
 
-var _ nn.Hook = Lipschitz{}
+var _ nn.BeforeUpdater = Lipschitz{}
 
 func (l Lipschitz) beta() (float64, error) {
 	b := l.Beta
@@ -169,10 +169,7 @@ func (l Lipschitz) Penalty(params []*nn.Param) (float64, error) {
 	return beta / 2 * s, nil
 }
 
-// BeforeStep implements nn.Hook; it does nothing.
-func (Lipschitz) BeforeStep(context.Context, *nn.Step) error { return nil }
-
-// BeforeUpdate implements nn.Hook: it adds ∇R to s.Out.Grads for the
+// BeforeUpdate implements nn.BeforeUpdater: it adds ∇R to s.Out.Grads for the
 // chosen weights among s.Out.Params.
 func (l Lipschitz) BeforeUpdate(_ context.Context, s *nn.Step) error {
 	if s == nil || s.Out == nil {
@@ -213,9 +210,6 @@ func (l Lipschitz) AddGradient(params []*nn.Param, grads [][]float32) error {
 	}
 	return nil
 }
-
-// AfterStep implements nn.Hook; it does nothing.
-func (Lipschitz) AfterStep(context.Context, *nn.Step) error { return nil }
 
 // DefensiveQuantization is the defensive-quantization baseline: nn.Train
 // with Config and the Lipschitz regulariser hook, optionally with weight QAT

@@ -38,9 +38,12 @@ type QAT struct {
 	ste quant.STE
 }
 
-var _ nn.Hook = (*QAT)(nil)
+var (
+	_ nn.BeforeStepper = (*QAT)(nil)
+	_ nn.BeforeUpdater = (*QAT)(nil)
+)
 
-// BeforeStep implements nn.Hook: it writes Q(W) into the chosen weights.
+// BeforeStep implements nn.BeforeStepper: it writes Q(W) into the chosen weights.
 func (q *QAT) BeforeStep(_ context.Context, s *nn.Step) error {
 	if s == nil || s.Net == nil {
 		return fmt.Errorf("%w: QAT step without a network", ErrNil)
@@ -52,7 +55,7 @@ func (q *QAT) BeforeStep(_ context.Context, s *nn.Step) error {
 	return nil
 }
 
-// BeforeUpdate implements nn.Hook: it writes the full-precision W back and
+// BeforeUpdate implements nn.BeforeUpdater: it writes the full-precision W back and
 // applies the quantizer's gradient rule (quant.Backward), if it has one, to
 // the step's gradients.
 func (q *QAT) BeforeUpdate(_ context.Context, s *nn.Step) error {
@@ -67,9 +70,6 @@ func (q *QAT) BeforeUpdate(_ context.Context, s *nn.Step) error {
 	}
 	return nil
 }
-
-// AfterStep implements nn.Hook; it does nothing.
-func (q *QAT) AfterStep(context.Context, *nn.Step) error { return nil }
 
 // Active reports whether the network currently holds the quantized weights
 // of a step that has not reached BeforeUpdate.

@@ -61,17 +61,30 @@ type Step struct {
 	Optimizer Optimizer
 }
 
-// Hook observes or changes a training step. Any error stops training and is
-// returned by Train.
-type Hook interface {
-	// BeforeStep runs before the forward pass. It may replace s.X and s.Y
-	// or change the weights (quantization-aware training swaps in Q(W)).
+// Hook observes or changes a training step: any value with one or more of
+// the methods of BeforeStepper, BeforeUpdater and AfterStepper (HookFuncs
+// adapts functions). Train calls the methods a hook has, hooks in the order
+// of TrainConfig.Hooks, and rejects a hook that has none. Any error stops
+// training and is returned by Train.
+type Hook any
+
+// BeforeStepper is a Hook that runs before the forward pass. It may replace
+// s.X and s.Y or change the weights (quantization-aware training swaps in
+// Q(W)).
+type BeforeStepper interface {
 	BeforeStep(ctx context.Context, s *Step) error
-	// BeforeUpdate runs after the backward pass, with s.Out set, before the
-	// optimizer changes the weights (quantization-aware training restores the
-	// full-precision weights here).
+}
+
+// BeforeUpdater is a Hook that runs after the backward pass, with s.Out
+// set, before the optimizer changes the weights (quantization-aware
+// training restores the full-precision weights here).
+type BeforeUpdater interface {
 	BeforeUpdate(ctx context.Context, s *Step) error
-	// AfterStep runs after the update (progress, checkpoints).
+}
+
+// AfterStepper is a Hook that runs after the update (progress,
+// checkpoints).
+type AfterStepper interface {
 	AfterStep(ctx context.Context, s *Step) error
 }
 
@@ -80,7 +93,24 @@ type HookFuncs struct {
 	Before, Update, After func(ctx context.Context, s *Step) error
 }
 
-var _ Hook = HookFuncs{}
+var (
+	_ BeforeStepper = HookFuncs{}
+	_ BeforeUpdater = HookFuncs{}
+	_ AfterStepper  = HookFuncs{}
+)
+
+// checkHooks rejects hooks with none of the three methods.
+func checkHooks(hooks []Hook) error {
+	for i, h := range hooks {
+		_, b := h.(BeforeStepper)
+		_, u := h.(BeforeUpdater)
+		_, a := h.(AfterStepper)
+		if !b && !u && !a {
+			return fmt.Errorf("nn: hook %d (%T) has none of BeforeStep, BeforeUpdate, AfterStep", i, h)
+		}
+	}
+	return nil
+}
 
 // BeforeStep implements Hook.
 func (h HookFuncs) BeforeStep(ctx context.Context, s *Step) error { return call(h.Before, ctx, s) }
@@ -161,6 +191,9 @@ func Train(ctx context.Context, net Trainable, ds *data.Dataset, cfg TrainConfig
 	if loss == nil {
 		loss = CrossEntropy{}
 	}
+	if err := checkHooks(cfg.Hooks); err != nil {
+		return res, err
+	}
 	iters := (ds.Len() + bs - 1) / bs
 	total := epochs * iters
 	for epoch := cfg.StartEpoch; epoch < epochs; epoch++ {
@@ -177,8 +210,10 @@ func Train(ctx context.Context, net Trainable, ds *data.Dataset, cfg TrainConfig
 				X: b.X, Y: b.Y, Rng: rng, Optimizer: opt}
 			st.LR = lr(st.Global, total)
 			for _, h := range cfg.Hooks {
-				if err := h.BeforeStep(ctx, st); err != nil {
-					return res, err
+				if h, ok := h.(BeforeStepper); ok {
+					if err := h.BeforeStep(ctx, st); err != nil {
+						return res, err
+					}
 				}
 			}
 			out, err := net.Gradients(st.X, st.Y, loss)
@@ -187,8 +222,10 @@ func Train(ctx context.Context, net Trainable, ds *data.Dataset, cfg TrainConfig
 			}
 			st.Out = out
 			for _, h := range cfg.Hooks {
-				if err := h.BeforeUpdate(ctx, st); err != nil {
-					return res, err
+				if h, ok := h.(BeforeUpdater); ok {
+					if err := h.BeforeUpdate(ctx, st); err != nil {
+						return res, err
+					}
 				}
 			}
 			if err := opt.Step(out.Params, out.Grads, st.LR); err != nil {
@@ -201,8 +238,10 @@ func Train(ctx context.Context, net Trainable, ds *data.Dataset, cfg TrainConfig
 			correct += countCorrect(out.Logits, s.Classes, st.Y)
 			seen += len(st.Y)
 			for _, h := range cfg.Hooks {
-				if err := h.AfterStep(ctx, st); err != nil {
-					return res, err
+				if h, ok := h.(AfterStepper); ok {
+					if err := h.AfterStep(ctx, st); err != nil {
+						return res, err
+					}
 				}
 			}
 			it++

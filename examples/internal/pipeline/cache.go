@@ -199,9 +199,6 @@ type divergenceGuard struct {
 	epochs     int
 }
 
-func (g *divergenceGuard) BeforeStep(context.Context, *nn.Step) error   { return nil }
-func (g *divergenceGuard) BeforeUpdate(context.Context, *nn.Step) error { return nil }
-
 func (g *divergenceGuard) AfterStep(_ context.Context, s *nn.Step) error {
 	if s.Out != nil {
 		for _, l := range s.Out.Losses {

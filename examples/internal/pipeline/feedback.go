@@ -29,8 +29,10 @@ func FeedbackTrain(fl defense.FeedbackLearning, log io.Writer) TrainFunc {
 			}
 			end := &nn.Step{Net: net, Epoch: r.Round, Iters: 1}
 			for _, h := range hooks {
-				if err := h.AfterStep(ctx, end); err != nil {
-					return err
+				if h, ok := h.(nn.AfterStepper); ok {
+					if err := h.AfterStep(ctx, end); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
