@@ -19,11 +19,11 @@ import (
 // worst case over the attacks, computed with a fraction of their cost.
 //
 // Where it differs from the reference implementation's "standard" version:
-// FAB-T is not run; Square exists only for L∞ here, so the L2 version runs
-// APGD-CE and APGD-T alone; APGD-T's loss needs no true label (it equals
-// DLR-T while the example is classified correctly, see nn.DLRTargeted);
-// APGD-T's early stop is reaching its target class. The defaults (100
-// iterations, 9 targets, 5000 queries) are the reference's.
+// FAB-T is not run; APGD-T's loss needs no true label (it equals DLR-T
+// while the example is classified correctly, see nn.DLRTargeted), and its
+// early stop is reaching its target class; Square keeps L2 proposals by
+// the margin (see Square). The defaults (100 iterations, 9 targets, 5000
+// queries) are the reference's.
 type AutoAttack struct {
 	// Norm is Linf (the zero value) or L2.
 	Norm Norm
@@ -35,8 +35,8 @@ type AutoAttack struct {
 	// the number of classes minus one when that is smaller. A negative
 	// value skips APGD-T.
 	Targets int
-	// Queries is Square's query budget per example (L∞ only); 0 means
-	// 5000. A negative value skips Square.
+	// Queries is Square's query budget per example; 0 means 5000. A
+	// negative value skips Square.
 	Queries int
 	// Seed seeds the random starts and the random search.
 	Seed uint64
@@ -68,8 +68,8 @@ func (a AutoAttack) Attacks(classes int) []Attack {
 				Loss: nn.DLRTargeted{}, Target: Ranked(r)}, fmt.Sprintf("apgd-t%d", r)))
 		}
 	}
-	if a.Norm == Linf && a.Queries >= 0 {
-		out = append(out, Square{Eps: a.Eps, Queries: a.Queries, Seed: a.Seed, Bounds: a.Bounds})
+	if a.Queries >= 0 {
+		out = append(out, Square{Norm: a.Norm, Eps: a.Eps, Queries: a.Queries, Seed: a.Seed, Bounds: a.Bounds})
 	}
 	return out
 }

@@ -16,7 +16,7 @@ func TestAutoAttackIsTheWorstCase(t *testing.T) {
 	x, y := batch(t, m, 40, 11)
 	for _, aa := range []attack.AutoAttack{
 		{Eps: 0.04, Steps: 8, Targets: 3, Queries: 40, Seed: 2},
-		{Norm: attack.L2, Eps: 0.3, Steps: 8, Targets: 3, Seed: 2},
+		{Norm: attack.L2, Eps: 0.3, Steps: 8, Targets: 3, Queries: 40, Seed: 2},
 	} {
 		t.Run(aa.Name(), func(t *testing.T) {
 			k := img.Classes
@@ -60,5 +60,22 @@ func TestRanked(t *testing.T) {
 	}
 	if got := attack.Ranked(99)(z[:5], []int{0}, 5); got[0] != 4 {
 		t.Errorf("Ranked(99) = %v, want the smallest logit's class 4", got)
+	}
+}
+
+// The L2 Square Attack's tiling copes with images smaller than its 5×5
+// grid of squares.
+func TestSquareL2TinyImages(t *testing.T) {
+	for _, spec := range []nn.Spec{{Channels: 1, Height: 1, Width: 2, Classes: 2}, {Channels: 3, Height: 4, Width: 3, Classes: 4}} {
+		m := linear(3, spec)
+		x, y := batch(t, m, 5, 3)
+		const eps float32 = 0.3
+		adv := perturb(t, attack.Square{Norm: attack.L2, Eps: eps, Queries: 20, Seed: 1}, m, x, y)
+		d := spec.ExampleSize()
+		for i := range y {
+			if dist := attack.Distance(attack.L2, adv[i*d:(i+1)*d], x[i*d:(i+1)*d]); dist > float64(eps) {
+				t.Errorf("%+v: example %d at L2 distance %v", spec, i, dist)
+			}
+		}
 	}
 }

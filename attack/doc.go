@@ -17,7 +17,7 @@
 //     losses nn.CWMargin{}, nn.DLR{} and nn.DLRTargeted{}, which keep
 //     non-zero gradients when a saturated softmax makes the cross-entropy
 //     gradient exactly zero.
-//   - Black box: Square (score based, L∞), Transfer (crafted on a substitute
+//   - Black box: Square (score based, L∞ and L2), Transfer (crafted on a substitute
 //     model), Gaussian and Uniform noise.
 //   - AutoAttack: APGD-CE, APGD-T and Square in sequence, each on the
 //     examples still robust (L∞ and L2; its doc says where it differs from

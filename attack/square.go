@@ -23,11 +23,24 @@ import (
 // 500, 1000, 2000, 4000, 6000 and 8000. An example stops as soon as it meets
 // the attack's goal.
 //
+// With Norm L2 it is the L2 Square Attack of the same paper: the
+// perturbation is a tiling of squares of side ⌊H/5⌋, each filled with a
+// pattern η (two halves of opposite sign whose magnitudes fall off as
+// 1/(r+1)² from their centres) times a random sign per channel, scaled to
+// norm Eps. Each iteration picks two windows of side s (at least 3, odd),
+// moves the second window's share of the norm into the first, refills the
+// first with its old content plus a new η with a random sign per channel,
+// and rescales the whole perturbation to Eps before clipping to the
+// bounds. Proposals are kept by the same margin as for L∞ (the reference
+// implementation keeps untargeted L2 proposals by cross-entropy).
+//
 // Each iteration queries the whole batch (examples that are done are sent
 // unchanged), so a model that caches per-batch-size graphs sees one shape;
 // Queries is the number of queries per example, including the first.
 type Square struct {
-	// Eps is the L∞ radius. It has no default: 0 returns x.
+	// Norm is Linf (the zero value) or L2.
+	Norm Norm
+	// Eps is the radius. It has no default: 0 returns x.
 	Eps float32
 	// Queries is the query budget per example; 0 means 5000.
 	Queries int
@@ -44,12 +57,17 @@ type Square struct {
 
 var _ Attack = Square{}
 
-// Name returns "square".
-func (a Square) Name() string { return "square" + suffix(a.Target) }
+// Name returns "square", or "square-l2" for the L2 ball.
+func (a Square) Name() string {
+	if a.Norm == L2 {
+		return "square-l2" + suffix(a.Target)
+	}
+	return "square" + suffix(a.Target)
+}
 
-// Threat returns a score-based attack in the L∞ Eps-ball.
+// Threat returns a score-based attack in the Eps-ball of Norm.
 func (a Square) Threat() Threat {
-	return Threat{Access: Score, Norm: Linf, Eps: a.Eps, Bounds: a.Bounds.resolved()}
+	return Threat{Access: Score, Norm: a.Norm, Eps: a.Eps, Bounds: a.Bounds.resolved()}
 }
 
 // squareFraction returns the fraction p of pixels changed at iteration it of n.
@@ -76,12 +94,15 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 	if pInit == 0 {
 		pInit = 0.8
 	}
-	p, err := setup(ctx, m, x, y, a.Bounds, Linf, a.Eps, a.Target)
+	p, err := setup(ctx, m, x, y, a.Bounds, a.Norm, a.Eps, a.Target)
 	if err != nil {
 		return nil, err
 	}
 	if a.Eps == 0 {
 		return p.start(), nil
+	}
+	if a.Norm == L2 {
+		return a.perturbL2(ctx, m, p, queries, pInit)
 	}
 	n, d := p.n, p.d
 	ch, h, w := p.spec.Channels, p.spec.Height, p.spec.Width
