@@ -30,7 +30,9 @@
 // matrix, read in place as shifted windows of the padded image where that
 // pays; pooling, batch norm, activations, the loss) wrapped in a custom
 // Gorgonia operation; Gorgonia orders the operations and accumulates
-// gradients. A batch norm followed by a ReLU or leaky ReLU is one kernel,
+// gradients. The kernels, their vector loops and their workers live in
+// nn/internal/kernel, on plain float32 slices without Gorgonia; this
+// package keeps the API and the Gorgonia glue. A batch norm followed by a ReLU or leaky ReLU is one kernel,
 // with the pair's results bit for bit; so is a residual unit's second
 // convolution with the shortcut's addition; and in training graphs a batch
 // norm takes its per-channel sums from the kernels that write its input
