@@ -38,7 +38,8 @@
 // norm takes its per-channel sums from the kernels that write its input
 // and its output's gradient, image by image while in cache. Batch norm's
 // and leaky ReLU's elementwise loops use AVX-512 where the CPU has it,
-// rounding exactly as their Go versions do.
+// rounding exactly as their Go versions do; the build tag noasm turns all
+// of robustq's assembly off.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.
