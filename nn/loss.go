@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/chewxy/math32"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Loss is a per-example loss on logits. Attacks ascend it: larger means
@@ -174,6 +176,8 @@ type lossKernel struct {
 	losses []float32
 	dz     []float32
 }
+
+var _ kernel.Kernel = (*lossKernel)(nil)
 
 func (k *lossKernel) Name() string           { return "loss" }
 func (k *lossKernel) OutShape() []int        { return []int{} } // a scalar

@@ -19,25 +19,16 @@ import (
 // time, or "gonum".
 func GEMMBackend() string { return rqblas.Backend() }
 
-// Every layer of a Network runs through a kernel.Kernel wrapped in a
-// Gorgonia op (gop); Gorgonia does the bookkeeping of autodiff (ordering,
-// accumulating the gradients of shared nodes), the kernels do the
-// arithmetic. A faster implementation of an operation replaces its kernel
-// and nothing else. Gorgonia's tape machine runs a forward op before any of
-// its gradient ops, in one goroutine, as kernels require.
-//
-// A kernel.PassKernel's gradient with respect to a summed input is dOut
-// itself, so SymDiff hands Gorgonia dOut's node rather than a gradient op
-// that would copy it (the residual additions' copies show in
-// BenchmarkTrainStep/resnet32-w1 -cpuprofile as runtime.memmove under the
-// add kernel's Backward).
-
 // opIDs makes every gop's hash unique, so Gorgonia never merges two
 // operations that happen to have the same kernel type and inputs.
 var opIDs atomic.Uint64
 
-// gop adapts a kernel to Gorgonia's Op and SDOp interfaces. With grad < 0 it
-// is the forward operation; with grad = i it computes the gradient with
+// gop adapts a kernel.Kernel to Gorgonia's Op and SDOp interfaces: every
+// layer of a Network runs through one. Gorgonia does the bookkeeping of
+// autodiff (ordering, accumulating the gradients of shared nodes), the
+// kernels do the arithmetic; its tape machine runs a forward op before any
+// of its gradient ops, in one goroutine, as kernels require. With grad < 0
+// it is the forward operation; with grad = i it computes the gradient with
 // respect to input i and takes (inputs..., output, dOutput).
 type gop struct {
 	k        kernel.Kernel
@@ -205,7 +196,11 @@ func (o *gop) DiffWRT(n int) []bool {
 	return o.k.Differentiable()
 }
 
-// SymDiff implements G.SDOp: one gradient op per differentiable input.
+// SymDiff implements G.SDOp: one gradient op per differentiable input. A
+// kernel.PassKernel's gradient with respect to a summed input is dOut
+// itself, so SymDiff hands Gorgonia dOut's node rather than a gradient op
+// that would copy it (the copies show in BenchmarkTrainStep/resnet32-w1
+// -cpuprofile as runtime.memmove under the add kernel's Backward).
 func (o *gop) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if o.grad >= 0 {
 		return nil, fmt.Errorf("nn: second derivatives of %s are not supported", o.k.Name())

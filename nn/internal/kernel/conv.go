@@ -201,8 +201,8 @@ type ConvConfig struct {
 	Bias bool
 	// Residual adds a third input s (N,O,OH,OW) to the result, image by
 	// image while it is in cache, rather than by a pass of its own over the
-	// batch (the residual additions were 3% of a ResNet-32 training step).
-	// The gradient with respect to s is dOut (PassesGradient). Not with Bias.
+	// batch (BenchmarkTrainStep/resnet32-w1 in nn). The gradient with
+	// respect to s is dOut (PassesGradient). Not with Bias.
 	Residual bool
 	// KeepPadded makes an implicit forward pass keep every image's padded
 	// planes for the filter gradient of the same input: for training graphs.

@@ -9,7 +9,8 @@ import (
 var ErrShape = errors.New("nn: shape mismatch")
 
 // Kernel is one differentiable operation on float32 tensors of fixed
-// shapes, row-major. A kernel belongs to one graph. It may keep state from
+// shapes, row-major. A faster implementation of an operation replaces its
+// kernel and nothing else. A kernel belongs to one graph. It may keep state from
 // forward to backward (pooling indices, batch statistics): the caller runs
 // Forward before any Backward of the same pass, on one goroutine.
 type Kernel interface {
@@ -25,6 +26,16 @@ type Kernel interface {
 	// Differentiable reports, per input, whether Backward supports it.
 	Differentiable() []bool
 }
+
+var (
+	_ Kernel     = (*Dense)(nil)
+	_ Kernel     = (*Pool)(nil)
+	_ Kernel     = (*BatchNorm)(nil)
+	_ Kernel     = (*LeakyReLU)(nil)
+	_ Kernel     = (*Reshape)(nil)
+	_ PassKernel = (*Conv)(nil)
+	_ PassKernel = (*Add)(nil)
+)
 
 // PassKernel marks a kernel whose result is a sum one of whose terms is an
 // input: the gradient with respect to that input is dOut itself, which the
