@@ -90,6 +90,37 @@ func TestWeightsAreLive(t *testing.T) {
 	}
 }
 
+// A batch norm's running statistics are live too: storage replaced after
+// the graphs were built is what evaluation reads and training updates.
+func TestRunningStatsAreLive(t *testing.T) {
+	net, err := NewNetwork("bn", [3]int{2, 5, 5}, rand.New(rand.NewPCG(1, 1)),
+		Conv("c", 3, 3, 1, 1, false), BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := randSlice(rand.New(rand.NewPCG(4, 4)), 2*50, 0, 1), []int{1, 3}
+	if _, err := net.Gradients(x, y, CrossEntropy{}); err != nil { // builds the training graph
+		t.Fatal(err)
+	}
+	z0, _ := net.Logits(x)
+	mean := net.Param("bn.running_mean")
+	old := slices.Clone(mean.Data)
+	stale := mean.Data
+	mean.Data = []float32{5, 5, 5}
+	if z1, _ := net.Logits(x); slices.Equal(z1, z0) {
+		t.Error("replaced running mean not seen in evaluation")
+	}
+	if _, err := net.Gradients(x, y, CrossEntropy{}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(stale, old) {
+		t.Error("training updated the running mean's old storage")
+	}
+	if slices.Equal(mean.Data, []float32{5, 5, 5}) {
+		t.Error("training did not update the running mean's new storage")
+	}
+}
+
 // Batch composition must not change an example's logits in evaluation mode.
 func TestBatchIndependence(t *testing.T) {
 	net, _ := NewNetwork("bn", [3]int{2, 5, 5}, rand.New(rand.NewPCG(1, 1)),

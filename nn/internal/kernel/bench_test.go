@@ -15,15 +15,15 @@ func BenchmarkIm2col(b *testing.B) {
 		for i := range x {
 			x[i] = float32(i%7) - 3
 		}
-		for _, vec := range []bool{true, false} {
+		for _, avx := range []bool{true, false} {
 			name := "go"
-			if vec {
+			if avx {
 				if !hasAVX512 {
 					continue
 				}
 				name = "vec"
 			}
-			k, err := NewConv([]int{1, g.c, g.h, g.h}, []int{g.c, g.c, 3, 3}, ConvConfig{Stride: g.stride, Pad: 1}, Options{GoLoops: !vec})
+			k, err := NewConv([]int{1, g.c, g.h, g.h}, []int{g.c, g.c, 3, 3}, ConvConfig{Stride: g.stride, Pad: 1}, Options{GoLoops: !avx})
 			if err != nil {
 				b.Fatal(err)
 			}
