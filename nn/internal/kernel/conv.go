@@ -196,6 +196,8 @@ func (k *Conv) implicitForward() bool {
 
 // ConvConfig is how a convolution is applied, besides its shapes.
 type ConvConfig struct {
+	// Stride (at least 1) and Pad, the zero padding on each side, are
+	// PyTorch's Conv2d stride and padding.
 	Stride, Pad int
 	// Bias adds a third input b (O) to every output of its channel.
 	Bias bool
@@ -213,7 +215,7 @@ type ConvConfig struct {
 // filters of shape w (O,C,KH,KW).
 func NewConv(x, w []int, cfg ConvConfig, o Options) (*Conv, error) {
 	if len(x) != 4 || len(w) != 4 || x[1] != w[1] {
-		return nil, fmt.Errorf("%w: conv input %v with kernel %v", ErrShape, shape(x), shape(w))
+		return nil, fmt.Errorf("%w: conv input %v with kernel %v", ErrShape, dims(x), dims(w))
 	}
 	if cfg.Bias && cfg.Residual {
 		return nil, fmt.Errorf("nn: conv with both a bias and a residual")
@@ -226,7 +228,7 @@ func NewConv(x, w []int, cfg ConvConfig, o Options) (*Conv, error) {
 		k.ow = (k.w+2*pad-k.kw)/stride + 1
 	}
 	if stride < 1 || pad < 0 || k.oh < 1 || k.ow < 1 {
-		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, shape(x), shape(w), stride, pad)
+		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, dims(x), dims(w), stride, pad)
 	}
 	return k, nil
 }

@@ -73,10 +73,10 @@ const (
 	ConvImplicitTaps          // the implicit GEMM with the filter gradient by SgemmRowsA3 where it applies
 )
 
-// shape formats a shape in error messages as nn's tensors do: (N, C, H, W).
-type shape []int
+// dims formats a shape in error messages as nn's tensors do: (N, C, H, W).
+type dims []int
 
-func (s shape) String() string {
+func (s dims) String() string {
 	b := []byte{'('}
 	for i, v := range s {
 		if i > 0 {

@@ -1,9 +1,12 @@
 package kernel
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -578,3 +581,31 @@ func TestMaxPool2MatchesGeneralLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestConstructorsRejectBadShapes checks that the constructors' errors wrap
+// ErrShape and name shapes as nn's tensors print them.
+func TestConstructorsRejectBadShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		err        error
+	}{
+		{"conv channels", "conv input (2, 3, 8, 8) with kernel (4, 2, 3, 3)",
+			second(NewConv([]int{2, 3, 8, 8}, []int{4, 2, 3, 3}, ConvConfig{Stride: 1}, Options{}))},
+		{"conv no output", "conv of (1, 1, 2, 2) by (1, 1, 5, 5) with stride 1, padding 0 has no output",
+			second(NewConv([]int{1, 1, 2, 2}, []int{1, 1, 5, 5}, ConvConfig{Stride: 1}, Options{}))},
+		{"conv stride 0", "stride 0",
+			second(NewConv([]int{1, 1, 4, 4}, []int{1, 1, 3, 3}, ConvConfig{}, Options{}))},
+		{"dense", "dense input (2, 5) with weight (3, 4)", second(NewDense([]int{2, 5}, []int{3, 4}, true))},
+		{"pool", "pooling (1, 2, 3, 3) with window 4x4", second(NewPool([]int{1, 2, 3, 3}, 4, 4, 1, true, Options{}))},
+		{"batch norm rank", "batch norm input (2, 3, 4)",
+			second(NewBatchNorm([]int{2, 3, 4}, BatchNormConfig{RunMean: make([]float32, 3), RunVar: make([]float32, 3)}, Options{}))},
+		{"batch norm channels", "batch norm over 2 channels, input (2, 3)",
+			second(NewBatchNorm([]int{2, 3}, BatchNormConfig{RunMean: make([]float32, 2), RunVar: make([]float32, 2)}, Options{}))},
+	} {
+		if !errors.Is(tc.err, ErrShape) || !strings.Contains(fmt.Sprint(tc.err), tc.want) {
+			t.Errorf("%s: error %v, want ErrShape naming %q", tc.name, tc.err, tc.want)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

@@ -18,7 +18,7 @@ type Dense struct {
 // and weights of shape w (Out,In), with a bias input or without.
 func NewDense(x, w []int, bias bool) (*Dense, error) {
 	if len(x) != 2 || len(w) != 2 || x[1] != w[1] {
-		return nil, fmt.Errorf("%w: dense input %v with weight %v", ErrShape, shape(x), shape(w))
+		return nil, fmt.Errorf("%w: dense input %v with weight %v", ErrShape, dims(x), dims(w))
 	}
 	return &Dense{n: x[0], in: x[1], out: w[0], bias: bias}, nil
 }
@@ -223,7 +223,7 @@ type Pool struct {
 // shape x (N,C,H,W) over kh×kw windows with the given stride.
 func NewPool(x []int, kh, kw, stride int, isMax bool, o Options) (*Pool, error) {
 	if len(x) != 4 || kh < 1 || kw < 1 || stride < 1 || kh > x[2] || kw > x[3] {
-		return nil, fmt.Errorf("%w: pooling %v with window %dx%d, stride %d", ErrShape, shape(x), kh, kw, stride)
+		return nil, fmt.Errorf("%w: pooling %v with window %dx%d, stride %d", ErrShape, dims(x), kh, kw, stride)
 	}
 	k := &Pool{n: x[0], c: x[1], h: x[2], w: x[3], kh: kh, kw: kw, stride: stride, max: isMax, vec: o.vec()}
 	k.oh = (k.h-kh)/stride + 1

@@ -41,8 +41,9 @@ type BatchNorm struct {
 	// per channel in image order: the forward pass's Σx, Σx² and the
 	// backward pass's Σdy, Σdy·x (each through the activation's derivative
 	// when act is set). The kernels that write x and dy may fill them as
-	// each image comes out (FeedStats, FeedGradSums); else the batch norm makes
-	// its own pass. coef holds the backward pass's per-channel coefficients.
+	// each image comes out (FeedStats, FeedGradSums); else the batch norm
+	// makes its own pass. coef holds the backward pass's per-channel
+	// coefficients.
 	stats, grads runSums
 	coef         []float32
 	// x is the input of the last forward pass, for grads' observer.
@@ -62,7 +63,9 @@ type BatchNorm struct {
 type BatchNormConfig struct {
 	// Training uses the batch's statistics and updates the running ones;
 	// otherwise the running ones are used.
-	Training      bool
+	Training bool
+	// Momentum and Eps are PyTorch's momentum and eps, used as given: nn
+	// fills in their defaults.
 	Momentum, Eps float64
 	// RunMean and RunVar are the running statistics, one value per channel,
 	// read and (in training) written in place; SetRunning replaces them.
@@ -77,14 +80,14 @@ type BatchNormConfig struct {
 // (N,C,H,W) or (N,C).
 func NewBatchNorm(x []int, cfg BatchNormConfig, o Options) (*BatchNorm, error) {
 	if len(x) != 4 && len(x) != 2 {
-		return nil, fmt.Errorf("%w: batch norm input %v, want (N,C,H,W) or (N,C)", ErrShape, shape(x))
+		return nil, fmt.Errorf("%w: batch norm input %v, want (N,C,H,W) or (N,C)", ErrShape, dims(x))
 	}
 	hw := 1
 	if len(x) == 4 {
 		hw = x[2] * x[3]
 	}
 	if x[1] != len(cfg.RunMean) || x[1] != len(cfg.RunVar) {
-		return nil, fmt.Errorf("%w: batch norm over %d channels, input %v", ErrShape, len(cfg.RunMean), shape(x))
+		return nil, fmt.Errorf("%w: batch norm over %d channels, input %v", ErrShape, len(cfg.RunMean), dims(x))
 	}
 	if cfg.Act && !(cfg.Slope >= 0) {
 		return nil, fmt.Errorf("nn: batch norm with an activation of slope %v < 0", cfg.Slope)
