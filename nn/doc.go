@@ -30,13 +30,16 @@
 // matrix, read in place as shifted windows of the padded image where that
 // pays; pooling, batch norm, activations, the loss) wrapped in a custom
 // Gorgonia operation; Gorgonia orders the operations and accumulates
-// gradients. A batch norm followed by a ReLU or leaky ReLU is one kernel,
+// gradients. The kernels, their vector loops and their workers live in
+// nn/internal/kernel, on plain float32 slices without Gorgonia; this
+// package keeps the API and the Gorgonia glue. A batch norm followed by a ReLU or leaky ReLU is one kernel,
 // with the pair's results bit for bit; so is a residual unit's second
 // convolution with the shortcut's addition; and in training graphs a batch
 // norm takes its per-channel sums from the kernels that write its input
 // and its output's gradient, image by image while in cache. Batch norm's
 // and leaky ReLU's elementwise loops use AVX-512 where the CPU has it,
-// rounding exactly as their Go versions do.
+// rounding exactly as their Go versions do; the build tag noasm turns all
+// of robustq's assembly off.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.

@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // gradEngine is the tensor engine of every graph's tape machine: Gorgonia's
@@ -13,18 +15,18 @@ import (
 // several consumers (each residual unit's input) with its own Add op, which
 // the standard engine runs on one goroutine while the other cores wait
 // (BenchmarkTrainStep/resnet32-w1 -cpuprofile: execution.AddRecvF32).
-type gradEngine struct{ G.StandardEngine }
-
-// tapeEngine is the engine NewTapeMachine gets; tests compare it with
-// Gorgonia's standard engine.
-var tapeEngine tensor.Engine = gradEngine{}
-
-// parallelAdds counts the additions addFloat32 has done, for tests.
-var parallelAdds atomic.Uint64
+type gradEngine struct {
+	G.StandardEngine
+	// adds, when set, counts the additions addFloat32 has done, for tests.
+	adds *atomic.Uint64
+}
 
 // Add implements tensor.Adder.
 func (e gradEngine) Add(a, b tensor.Tensor, opts ...tensor.FuncOpt) (tensor.Tensor, error) {
 	if out := addFloat32(a, b, opts); out != nil {
+		if e.adds != nil {
+			e.adds.Add(1)
+		}
 		return out, nil
 	}
 	return e.StandardEngine.Add(a, b, opts...)
@@ -62,10 +64,7 @@ func addFloat32(a, b tensor.Tensor, opts []tensor.FuncOpt) tensor.Tensor {
 	default:
 		return nil
 	}
-	parallelAdds.Add(1)
-	parallelRange(len(x), func(lo, hi int) {
-		add(z[lo:hi], x[lo:hi], y[lo:hi])
-	})
+	kernel.ParallelAdd(z, x, y)
 	return r
 }
 

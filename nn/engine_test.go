@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -16,7 +17,7 @@ import (
 // float64, mismatched shapes) give the standard engine's results or errors.
 func TestGradEngineAdd(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	const n = 1<<16 + 3 // two workers' worth of parallelRange, and a ragged end
+	const n = 1<<16 + 3 // two workers' worth of kernel.ParallelRange, and a ragged end
 	shape := tensor.Shape{3, n}
 	vals := func() []float32 {
 		v := randSlice(r, 3*n, -10, 10)
@@ -40,10 +41,10 @@ func TestGradEngineAdd(t *testing.T) {
 		}
 	}
 	var std G.StandardEngine
-	fast := gradEngine{}
+	var adds atomic.Uint64
+	fast := gradEngine{adds: &adds}
 
 	// Into a reuse tensor.
-	before := parallelAdds.Load()
 	reuse, reuseStd := dense(make([]float32, 3*n)), dense(make([]float32, 3*n))
 	got, err := fast.Add(dense(av), dense(bv), tensor.WithReuse(reuse))
 	if err != nil {
@@ -67,12 +68,12 @@ func TestGradEngineAdd(t *testing.T) {
 		t.Errorf("unsafe result is not a")
 	}
 	same("unsafe", got, want)
-	if d := parallelAdds.Load() - before; d != 2 {
+	if d := adds.Load(); d != 2 {
 		t.Errorf("%d additions took the parallel path, want 2", d)
 	}
 
 	// Handed to the standard engine.
-	before = parallelAdds.Load()
+	before := adds.Load()
 	if got, err = fast.Add(dense(av), dense(bv)); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestGradEngineAdd(t *testing.T) {
 	if (errFast == nil) != (errStd == nil) || errFast == nil {
 		t.Errorf("mismatched shapes: error %v, standard engine %v", errFast, errStd)
 	}
-	if d := parallelAdds.Load() - before; d != 0 {
+	if d := adds.Load() - before; d != 0 {
 		t.Errorf("%d additions took the parallel path, want 0", d)
 	}
 }
@@ -102,17 +103,16 @@ func TestGradEngineAdd(t *testing.T) {
 // gradEngine and on Gorgonia's standard engine, and that gradEngine's
 // parallel additions ran (the residual units' inputs have two consumers).
 func TestGradEngineInNetwork(t *testing.T) {
-	defer func(e tensor.Engine) { tapeEngine = e }(tapeEngine)
 	r := rand.New(rand.NewPCG(33, 34))
 	const n = 2
 	x := randSlice(r, n*3*32*32, 0, 1)
 	y := []int{4, 9}
 	run := func(e tensor.Engine) ([]float32, *StepOutput) {
-		tapeEngine = e
 		net, err := WideResNet32(1, rand.New(rand.NewPCG(6, 6)))
 		if err != nil {
 			t.Fatal(err)
 		}
+		net.opts.engine = e
 		igrad, _, err := net.InputGrad(x, y, CrossEntropy{})
 		if err != nil {
 			t.Fatal(err)
@@ -123,9 +123,9 @@ func TestGradEngineInNetwork(t *testing.T) {
 		}
 		return igrad, step
 	}
-	before := parallelAdds.Load()
-	g1, s1 := run(gradEngine{})
-	if parallelAdds.Load() == before {
+	var adds atomic.Uint64
+	g1, s1 := run(gradEngine{adds: &adds})
+	if adds.Load() == 0 {
 		t.Errorf("no addition took the parallel path")
 	}
 	g0, s0 := run(G.StandardEngine{})

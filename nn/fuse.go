@@ -2,72 +2,17 @@ package nn
 
 import (
 	G "gorgonia.org/gorgonia"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
-// imageObserver is handed a kernel's result one image at a time, as soon as
-// each image is final and while it is still in cache. A batch norm reads
-// the per-(image, channel) sums it needs that way instead of in a pass of
-// its own over the whole batch: on ResNet-32 those passes were about 6% of
-// a training step (go test -bench TrainStep/resnet -cpuprofile: sums16 and
-// sumsMasked16).
-type imageObserver interface {
-	// start is called before the kernel writes any of out.
-	start(out []float32)
-	// image is called once per image n with its values, from any worker.
-	image(n int, img []float32)
-	// finish is called once every image of out has been handed over.
-	finish(out []float32)
-}
-
-// runSums holds a pair of float64 sums per run of values (an image's
-// channel), and which data they are of.
-type runSums struct {
-	pairs []float64
-	// of is the first value of the data the pairs were computed from by an
-	// observer, nil when they are not (yet) from one.
-	of *float32
-}
-
-// reset sizes s for runs runs and forgets what it was of.
-func (s *runSums) reset(runs int) {
-	if len(s.pairs) != 2*runs {
-		s.pairs = make([]float64, 2*runs)
-	}
-	s.of = nil
-}
-
-// holdsFor reports whether an observer filled s from d and forgets it: an
-// observer's sums are used once, by the pass that follows the kernel that
-// wrote d, so a later pass never sees sums of values since overwritten.
-func (s *runSums) holdsFor(d []float32) bool {
-	ok := len(d) > 0 && s.of == &d[0]
-	s.of = nil
-	return ok
-}
-
-// runSumsObserver fills s by calling fill for every image.
-type runSumsObserver struct {
-	s    *runSums
-	runs int
-	fill func(n int, img []float32)
-}
-
-func (o *runSumsObserver) start([]float32)            { o.s.reset(o.runs) }
-func (o *runSumsObserver) image(n int, img []float32) { o.fill(n, img) }
-func (o *runSumsObserver) finish(out []float32)       { o.s.of = &out[0] }
-
-// fuseBatchNormSums makes training graphs fuse the batch norms' sums into
-// the kernels around them (fuseBatchNormKernels); tests turn it off to
-// compare.
-var fuseBatchNormSums = true
-
 // fuseBatchNormKernels turns on the observers of a training graph's batch
-// norms: each takes its forward sums from the kernel that writes its input,
-// and its backward sums from the kernel that writes the gradient of its
-// output, where those are convolutions. Fusion changes no value:
-// the sums are the same float64 computations on the same runs (a batch
-// norm checks that an observer's sums are of the very data it was given,
-// and makes its own pass otherwise).
+// norms: each takes its forward sums from the kernel that writes its input
+// (kernel.FeedStats), and its backward sums from the kernel that writes the
+// gradient of its output (kernel.FeedGradSums), where those are
+// convolutions, instead of in passes of their own over the batch
+// (BenchmarkTrainStep/resnet32-w1). Fusion changes no value: the sums are
+// the same float64 computations on the same runs.
 //
 // The backward sums need the gradient to come from one kernel: the batch
 // norm's output must have exactly one consumer among the forward
@@ -84,7 +29,7 @@ func fuseBatchNormKernels(g *G.ExprGraph) {
 			consumers[in] = append(consumers[in], n)
 		}
 	}
-	forwardKernel := func(n *G.Node) kernel {
+	forwardKernel := func(n *G.Node) kernel.Kernel {
 		if n == nil {
 			return nil
 		}
@@ -94,16 +39,16 @@ func fuseBatchNormKernels(g *G.ExprGraph) {
 		return nil
 	}
 	for _, n := range g.AllNodes() {
-		bn, ok := forwardKernel(n).(*batchNormKernel)
-		if !ok || !bn.training {
+		bn, ok := forwardKernel(n).(*kernel.BatchNorm)
+		if !ok || !bn.Training() {
 			continue
 		}
-		if p, ok := forwardKernel(firstInput(g, n)).(*convKernel); ok && p.observer == nil {
-			p.observer = bn.statsObserver()
+		if p, ok := forwardKernel(firstInput(g, n)).(*kernel.Conv); ok {
+			kernel.FeedStats(p, bn)
 		}
 		if cs := consumers[n]; len(cs) == 1 {
-			if c, ok := forwardKernel(cs[0]).(*convKernel); ok && firstInput(g, cs[0]) == n {
-				c.gradObserver = bn.gradsObserver()
+			if c, ok := forwardKernel(cs[0]).(*kernel.Conv); ok && firstInput(g, cs[0]) == n {
+				kernel.FeedGradSums(c, bn)
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Layer is one step of a network: a convolution, an activation, a residual
@@ -56,8 +58,19 @@ func (s *setup) uniform(d []float32, bound float64) {
 type builder struct {
 	g        *G.ExprGraph
 	training bool
+	opts     graphOptions
 	nodes    map[string]*G.Node
 	params   map[string]*Param
+	// running lists the batch norms' kernels with their running statistics.
+	running []runningStats
+}
+
+// runningStats is a batch norm's kernel and the parameters that hold its
+// running statistics, handed to it before every run (their storage may
+// have been replaced since the last).
+type runningStats struct {
+	k              *kernel.BatchNorm
+	mean, variance *Param
 }
 
 func (b *builder) node(p *Param) *G.Node { return b.nodes[p.Name] }
@@ -121,18 +134,17 @@ func (l *ConvLayer) buildResidual(b *builder, x, s *G.Node) (*G.Node, error) {
 	if l.Bias && s != nil {
 		return nil, fmt.Errorf("nn: conv %q: a residual needs a layer without bias", l.Name)
 	}
-	k, err := newConvKernel(x.Shape(), tensor.Shape(l.weight.Shape), l.Stride, l.Padding, l.Bias)
+	// Training graphs compute the filter gradient from the same input.
+	cfg := kernel.ConvConfig{Stride: l.Stride, Pad: l.Padding, Bias: l.Bias, Residual: s != nil, KeepPadded: b.training}
+	k, err := kernel.NewConv(x.Shape(), l.weight.Shape, cfg, b.opts.kernels)
 	if err != nil {
 		return nil, err
 	}
-	// Training graphs compute the filter gradient from the same input.
-	k.keepPadded = b.training
 	switch {
 	case s != nil:
-		if !k.outShape().Eq(s.Shape()) {
-			return nil, fmt.Errorf("%w: conv %q gives %v, residual %v", ErrShape, l.Name, k.outShape(), s.Shape())
+		if out := tensor.Shape(k.OutShape()); !out.Eq(s.Shape()) {
+			return nil, fmt.Errorf("%w: conv %q gives %v, residual %v", ErrShape, l.Name, out, s.Shape())
 		}
-		k.residual = true
 		return apply(k, x, b.node(l.weight), s)
 	case l.Bias:
 		return apply(k, x, b.node(l.weight), b.node(l.bias))
@@ -174,7 +186,7 @@ func (l *DenseLayer) setup(s *setup, in []int) ([]int, error) {
 }
 
 func (l *DenseLayer) build(b *builder, x *G.Node) (*G.Node, error) {
-	k, err := newDenseKernel(x.Shape(), tensor.Shape(l.weight.Shape), l.Bias)
+	k, err := kernel.NewDense(x.Shape(), l.weight.Shape, l.Bias)
 	if err != nil {
 		return nil, err
 	}
@@ -193,8 +205,8 @@ func ReLU() Layer { return activation{} }
 func LeakyReLU(slope float32) Layer { return activation{slope: slope} }
 
 func (a activation) setup(_ *setup, in []int) ([]int, error) { return in, nil }
-func (a activation) build(_ *builder, x *G.Node) (*G.Node, error) {
-	return apply(&leakyReLUKernel{shape: x.Shape().Clone(), slope: a.slope}, x)
+func (a activation) build(b *builder, x *G.Node) (*G.Node, error) {
+	return apply(kernel.NewLeakyReLU(x.Shape(), a.slope, b.opts.kernels), x)
 }
 
 type pool struct {
@@ -226,10 +238,10 @@ func (p pool) setup(_ *setup, in []int) ([]int, error) {
 	return []int{in[0], (in[1]-p.k)/p.stride + 1, (in[2]-p.k)/p.stride + 1}, nil
 }
 
-func (p pool) build(_ *builder, x *G.Node) (*G.Node, error) {
+func (p pool) build(b *builder, x *G.Node) (*G.Node, error) {
 	s := x.Shape()
 	if p.global {
-		k, err := newPoolKernel(s, s[2], s[3], 1, false)
+		k, err := kernel.NewPool(s, s[2], s[3], 1, false, b.opts.kernels)
 		if err != nil {
 			return nil, err
 		}
@@ -237,9 +249,9 @@ func (p pool) build(_ *builder, x *G.Node) (*G.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return apply(&reshapeKernel{to: tensor.Shape{s[0], s[1]}}, y)
+		return apply(kernel.NewReshape([]int{s[0], s[1]}), y)
 	}
-	k, err := newPoolKernel(s, p.k, p.k, p.stride, p.max)
+	k, err := kernel.NewPool(s, p.k, p.k, p.stride, p.max, b.opts.kernels)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +272,7 @@ func (flatten) setup(_ *setup, in []int) ([]int, error) {
 }
 func (flatten) build(_ *builder, x *G.Node) (*G.Node, error) {
 	s := x.Shape()
-	return apply(&reshapeKernel{to: tensor.Shape{s[0], s.TotalSize() / s[0]}}, x)
+	return apply(kernel.NewReshape([]int{s[0], s.TotalSize() / s[0]}), x)
 }
 
 // BatchNormLayer normalises each channel with batch statistics in training
@@ -313,13 +325,16 @@ func (l *BatchNormLayer) buildWith(b *builder, x *G.Node, act *activation) (*G.N
 	if eps == 0 {
 		eps = 1e-5
 	}
-	k, err := newBatchNormKernel(x.Shape(), b.training, m, eps, b.own(l.mean), b.own(l.variance))
+	mean, variance := b.own(l.mean), b.own(l.variance)
+	cfg := kernel.BatchNormConfig{Training: b.training, Momentum: m, Eps: eps, RunMean: mean.Data, RunVar: variance.Data}
+	if act != nil {
+		cfg.Act, cfg.Slope = true, act.slope
+	}
+	k, err := kernel.NewBatchNorm(x.Shape(), cfg, b.opts.kernels)
 	if err != nil {
 		return nil, err
 	}
-	if act != nil {
-		k.act, k.slope = true, act.slope
-	}
+	b.running = append(b.running, runningStats{k: k, mean: mean, variance: variance})
 	return apply(k, x, b.node(l.gamma), b.node(l.beta))
 }
 
@@ -396,32 +411,24 @@ func (u *ResidualUnit) build(b *builder, x *G.Node) (*G.Node, error) {
 	if h, err = chain(b, h, u.c1, u.bn2, act); err != nil {
 		return nil, err
 	}
-	if !fuseResidualAdd {
+	if b.opts.unfusedResidualAdd {
 		if h, err = u.c2.build(b, h); err != nil {
 			return nil, err
 		}
-		return apply(&addKernel{shape: h.Shape().Clone()}, h, short)
+		return apply(kernel.NewAdd(h.Shape(), b.opts.kernels), h, short)
 	}
+	// conv2 adds the shortcut itself (kernel.ConvConfig.Residual).
 	return u.c2.buildResidual(b, h, short)
 }
 
-// fuseResidualAdd makes residual units add the shortcut in conv2's kernel
-// (convKernel.residual) instead of in an addition of their own; tests turn
-// it off to compare.
-var fuseResidualAdd = true
-
-// fuseBNActivation makes chain build a batch norm followed by a ReLU or a
-// leaky ReLU with slope ≥ 0 as one kernel; tests turn it off to compare.
-var fuseBNActivation = true
-
 // chain builds layers in turn on x. A batch norm followed by a ReLU or leaky
-// ReLU with a slope ≥ 0 becomes one kernel (batchNormKernel.act): the
+// ReLU with a slope ≥ 0 becomes one kernel (kernel.BatchNormConfig.Act): the
 // results are the same bit for bit, with one pass over the activations
 // instead of two each way, and one activation tensor less to hold.
 func chain(b *builder, x *G.Node, layers ...Layer) (*G.Node, error) {
 	var err error
 	for i := 0; i < len(layers); i++ {
-		if bn, ok := layers[i].(*BatchNormLayer); ok && fuseBNActivation && i+1 < len(layers) {
+		if bn, ok := layers[i].(*BatchNormLayer); ok && !b.opts.unfusedBNAct && i+1 < len(layers) {
 			if act, ok := layers[i+1].(activation); ok && act.slope >= 0 {
 				if x, err = bn.buildWith(b, x, &act); err != nil {
 					return nil, err

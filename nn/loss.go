@@ -1,9 +1,12 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/chewxy/math32"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Loss is a per-example loss on logits. Attacks ascend it: larger means
@@ -160,4 +163,47 @@ func top3(z []float32) (a, b, c int) {
 		}
 	}
 	return a, b, c
+}
+
+// lossKernel reduces logits (N,K) to the sum of a per-example loss; it keeps
+// the per-example values and their gradients for the backward pass. It is a
+// kernel.Kernel that stays in nn, as it runs a Loss; a graph sets its loss
+// and labels before each run.
+type lossKernel struct {
+	n, k   int
+	loss   Loss
+	labels []int
+	losses []float32
+	dz     []float32
+}
+
+var _ kernel.Kernel = (*lossKernel)(nil)
+
+func (k *lossKernel) Name() string           { return "loss" }
+func (k *lossKernel) OutShape() []int        { return []int{} } // a scalar
+func (k *lossKernel) Differentiable() []bool { return []bool{true} }
+
+func (k *lossKernel) Forward(out []float32, in [][]float32) error {
+	if k.loss == nil || len(k.labels) != k.n {
+		return fmt.Errorf("nn: loss run without a loss or with %d labels for %d examples", len(k.labels), k.n)
+	}
+	if len(k.losses) != k.n {
+		k.losses = make([]float32, k.n)
+		k.dz = make([]float32, k.n*k.k)
+	}
+	k.loss.Eval(in[0], k.k, k.labels, k.losses, k.dz)
+	var s float64
+	for _, v := range k.losses {
+		s += float64(v)
+	}
+	out[0] = float32(s)
+	return nil
+}
+
+func (k *lossKernel) Backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
+	g := dOut[0]
+	for i, v := range k.dz {
+		dIn[i] = g * v
+	}
+	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Errors returned by the package. Callers match them with errors.Is.
 var (
 	// ErrShape reports an input whose length or shape does not fit the model.
-	ErrShape = errors.New("nn: shape mismatch")
+	ErrShape = kernel.ErrShape
 	// ErrLabel reports a label outside 0..Classes-1.
 	ErrLabel = errors.New("nn: label out of range")
 	// ErrNonFinite reports a NaN or Inf in an input, a weight or a loss.

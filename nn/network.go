@@ -9,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Network is a feed-forward classifier built from Layers. It implements
@@ -24,6 +26,18 @@ type Network struct {
 	byName map[string]*Param
 	graphs map[graphKey]*graph
 	clock  uint64 // for least-recently-used eviction of graphs
+	opts   graphOptions
+}
+
+// graphOptions are choices made when a network builds a graph. The zero
+// value is what networks use; tests set the others, before the first
+// graph is built, to compare the fused kernels with plain ones bit for bit.
+type graphOptions struct {
+	kernels            kernel.Options
+	unfusedBNAct       bool          // batch norm and its activation as two kernels (chain)
+	unfusedResidualAdd bool          // residual additions as kernels of their own (ResidualUnit)
+	unfusedBNSums      bool          // batch norms make their own passes for their sums (fuseBatchNormKernels)
+	engine             tensor.Engine // the tape machines' engine; nil means gradEngine
 }
 
 var _ Model = (*Network)(nil)
@@ -124,7 +138,7 @@ func (n *Network) NumParams() int {
 // Clone returns a deep copy of the network: same layers, copied parameters,
 // no shared state. The copy can run in another goroutine.
 func (n *Network) Clone() *Network {
-	c := &Network{name: n.name, spec: n.spec, layers: n.layers, params: make([]*Param, len(n.params))}
+	c := &Network{name: n.name, spec: n.spec, layers: n.layers, params: make([]*Param, len(n.params)), opts: n.opts}
 	for i, p := range n.params {
 		c.params[i] = p.Clone()
 	}
@@ -159,6 +173,7 @@ type graph struct {
 	bound      []*float32 // first element of the data each param node is bound to
 	paramGrads []*G.Node  // trainable params only, modeTrain
 	trainable  []*Param
+	running    []runningStats
 	used       uint64 // n.clock at the last use
 	pad        []float32
 	padY       []int
@@ -217,7 +232,7 @@ func denseOf(p *Param) *tensor.Dense {
 func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 	g := G.NewGraph()
 	gr := &graph{g: g, params: n.params}
-	b := &builder{g: g, training: mode == modeTrain, nodes: map[string]*G.Node{}, params: n.byName}
+	b := &builder{g: g, training: mode == modeTrain, opts: n.opts, nodes: map[string]*G.Node{}, params: n.byName}
 	for _, p := range n.params {
 		node := G.NewTensor(g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(p.Name), G.WithValue(denseOf(p)))
 		b.nodes[p.Name] = node
@@ -231,6 +246,7 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		return nil, err
 	}
 	gr.logits = h
+	gr.running = b.running
 	// The graph runs only what its outputs depend on: differentiating an op
 	// makes the gradients of all its inputs, so an input-gradient graph also
 	// holds weight gradients, and a training graph the input gradient,
@@ -264,10 +280,14 @@ func (n *Network) buildGraph(batch int, mode graphMode) (*graph, error) {
 		}
 		outputs = append(append(outputs, cost), grads...)
 	}
-	if mode == modeTrain && fuseBatchNormSums {
+	if mode == modeTrain && !n.opts.unfusedBNSums {
 		fuseBatchNormKernels(g)
 	}
-	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...), G.WithEngine(tapeEngine))
+	var engine tensor.Engine = gradEngine{}
+	if n.opts.engine != nil {
+		engine = n.opts.engine
+	}
+	gr.vm = G.NewTapeMachine(g.ExactSubgraphRoots(outputs...), G.WithEngine(engine))
 	// Gorgonia sets a finalizer on every tape machine (it does nothing
 	// without CUDA), and the machine is part of a reference cycle: Go never
 	// frees a cycle that holds a finalizer, so without this line every
@@ -289,6 +309,9 @@ func (gr *graph) run(x []float32, y []int, loss Loss) error {
 			}
 			gr.bound[i] = &p.Data[0]
 		}
+	}
+	for _, r := range gr.running {
+		r.k.SetRunning(r.mean.Data, r.variance.Data)
 	}
 	xs := gr.x.Shape()
 	if err := G.Let(gr.x, tensor.New(tensor.WithShape(xs.Clone()...), tensor.WithBacking(x))); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/robustq/robustq/data"
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 func tinyNet(t *testing.T, seed uint64) *Network {
@@ -86,6 +87,37 @@ func TestWeightsAreLive(t *testing.T) {
 	}
 	if !slices.Equal(zc, z0) {
 		t.Error("clone changed with the original")
+	}
+}
+
+// A batch norm's running statistics are live too: storage replaced after
+// the graphs were built is what evaluation reads and training updates.
+func TestRunningStatsAreLive(t *testing.T) {
+	net, err := NewNetwork("bn", [3]int{2, 5, 5}, rand.New(rand.NewPCG(1, 1)),
+		Conv("c", 3, 3, 1, 1, false), BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := randSlice(rand.New(rand.NewPCG(4, 4)), 2*50, 0, 1), []int{1, 3}
+	if _, err := net.Gradients(x, y, CrossEntropy{}); err != nil { // builds the training graph
+		t.Fatal(err)
+	}
+	z0, _ := net.Logits(x)
+	mean := net.Param("bn.running_mean")
+	old := slices.Clone(mean.Data)
+	stale := mean.Data
+	mean.Data = []float32{5, 5, 5}
+	if z1, _ := net.Logits(x); slices.Equal(z1, z0) {
+		t.Error("replaced running mean not seen in evaluation")
+	}
+	if _, err := net.Gradients(x, y, CrossEntropy{}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(stale, old) {
+		t.Error("training updated the running mean's old storage")
+	}
+	if slices.Equal(mean.Data, []float32{5, 5, 5}) {
+		t.Error("training did not update the running mean's new storage")
 	}
 }
 
@@ -229,26 +261,47 @@ func TestPaddedBatches(t *testing.T) {
 // same logits, input gradients, losses and parameter gradients, bit for
 // bit, with batch norm and leaky ReLU fused into one kernel and as two
 // (the fused kernel rounds exactly as the pair does), in both modes.
-func TestFusedBatchNormActivation(t *testing.T) { sameWithAndWithout(t, &fuseBNActivation) }
+func TestFusedBatchNormActivation(t *testing.T) {
+	sameWithAndWithout(t, func(o *graphOptions) { o.unfusedBNAct = true })
+}
 
 // TestFusedResidualAdd checks the same of the residual additions fused into
-// the convolutions before them (convKernel.residual): the sums are the same
-// float32 additions.
-func TestFusedResidualAdd(t *testing.T) { sameWithAndWithout(t, &fuseResidualAdd) }
+// the convolutions before them (kernel.ConvConfig.Residual): the sums are
+// the same float32 additions.
+func TestFusedResidualAdd(t *testing.T) {
+	sameWithAndWithout(t, func(o *graphOptions) { o.unfusedResidualAdd = true })
+}
 
-// sameWithAndWithout compares the wide ResNet-32's results with the fusion
-// that *fuse turns on and without it.
-func sameWithAndWithout(t *testing.T, fuse *bool) {
-	defer func(f bool) { *fuse = f }(*fuse)
+// sameValues reports, as a test error naming the first difference, where
+// got and want (the other variant's values, named other) differ.
+func sameValues(t *testing.T, name, other string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, %s %d", name, len(got), other, len(want))
+		return
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s[%d]: %v, %s %v", name, i, got[i], other, want[i])
+			return
+		}
+	}
+}
+
+// sameWithAndWithout compares the wide ResNet-32's results with a fusion
+// and without it, as unfuse sets.
+func sameWithAndWithout(t *testing.T, unfuse func(*graphOptions)) {
 	r := rand.New(rand.NewPCG(21, 22))
 	const n = 3
 	x := randSlice(r, n*3*32*32, 0, 1)
 	y := []int{1, 7, 3}
 	run := func(on bool) (logits, igrad []float32, step *StepOutput) {
-		*fuse = on
 		net, err := WideResNet32(1, rand.New(rand.NewPCG(5, 5)))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !on {
+			unfuse(&net.opts)
 		}
 		if logits, err = net.Logits(x); err != nil {
 			t.Fatal(err)
@@ -276,17 +329,16 @@ func sameWithAndWithout(t *testing.T, fuse *bool) {
 // two training steps give the same losses and gradients, bit for bit, as
 // without: the observers compute the same float64 sums of the same runs.
 func TestFusedBatchNormSums(t *testing.T) {
-	defer func(f bool) { fuseBatchNormSums = f }(fuseBatchNormSums)
 	r := rand.New(rand.NewPCG(23, 24))
 	const n = 3
 	x := randSlice(r, n*3*32*32, 0, 1)
 	y := []int{4, 0, 9}
 	run := func(fuse bool) (steps []*StepOutput, fused int) {
-		fuseBatchNormSums = fuse
 		net, err := WideResNet32(1, rand.New(rand.NewPCG(5, 5)))
 		if err != nil {
 			t.Fatal(err)
 		}
+		net.opts.unfusedBNSums = !fuse
 		for range 2 {
 			step, err := net.Gradients(x, y, CrossEntropy{})
 			if err != nil {
@@ -302,8 +354,8 @@ func TestFusedBatchNormSums(t *testing.T) {
 		for _, gr := range net.graphs {
 			for _, node := range gr.g.AllNodes() {
 				if op, ok := node.Op().(*gop); ok && op.grad < 0 {
-					if bn, ok := op.k.(*batchNormKernel); ok {
-						fused += bn.fusedPasses
+					if bn, ok := op.k.(*kernel.BatchNorm); ok {
+						fused += bn.FusedPasses()
 					}
 				}
 			}
@@ -331,7 +383,8 @@ func TestFusedBatchNormSums(t *testing.T) {
 // TestGradientsIndependentOfWorkers checks that a training step gives the
 // same losses and gradients, bit for bit, with 1, 2 and 3 workers: every
 // sum over the batch is made of partial sums over fixed ranges of images,
-// added in a fixed order (filterGradChunks, batchNormKernel.channelSums),
+// added in a fixed order (the kernel package's filterGradChunks and
+// BatchNorm.channelSums),
 // never of per-worker sums.
 func TestGradientsIndependentOfWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))

@@ -9,52 +9,29 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	rqblas "github.com/robustq/robustq/internal/blas"
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
-// kernel is one differentiable operation on float32 tensors of fixed shapes.
-// Every layer of a Network runs through a kernel wrapped in a Gorgonia op
-// (gop); Gorgonia does the bookkeeping of autodiff (ordering, accumulating
-// the gradients of shared nodes), the kernels do the arithmetic. A faster
-// implementation of an operation replaces its kernel and nothing else.
-//
-// A kernel belongs to one graph. It may keep state from forward to backward
-// (pooling indices, batch statistics): Gorgonia's tape machine runs the
-// forward op before any of its gradient ops, in one goroutine.
-type kernel interface {
-	// name is a short label for error messages.
-	name() string
-	// outShape is the shape of the result.
-	outShape() tensor.Shape
-	// forward computes out (len = outShape's volume) from the inputs.
-	forward(out []float32, in [][]float32) error
-	// backward writes into dIn the gradient with respect to input i, given the
-	// inputs, the forward result and the gradient dOut with respect to it.
-	backward(i int, dIn []float32, in [][]float32, out, dOut []float32) error
-	// differentiable reports, per input, whether backward supports it.
-	differentiable() []bool
-}
-
-// passKernel marks a kernel whose result is a sum one of whose terms is an
-// input: the gradient with respect to that input is dOut itself, so
-// SymDiff hands Gorgonia dOut's node rather than a gradient op that would
-// copy it (the residual additions' copies show in
-// BenchmarkTrainStep/resnet32-w1 -cpuprofile as runtime.memmove under
-// addKernel.backward). backward must still give that gradient, for tests.
-type passKernel interface {
-	kernel
-	// passesGradient reports whether input i's gradient is dOut.
-	passesGradient(i int) bool
-}
+// GEMMBackend says which matrix multiply the kernels use: robustq's AVX-512
+// kernels, "openblas: <path> (<core> kernels)" when OpenBLAS was found at run
+// time, or "gonum".
+func GEMMBackend() string { return rqblas.Backend() }
 
 // opIDs makes every gop's hash unique, so Gorgonia never merges two
 // operations that happen to have the same kernel type and inputs.
 var opIDs atomic.Uint64
 
-// gop adapts a kernel to Gorgonia's Op and SDOp interfaces. With grad < 0 it
-// is the forward operation; with grad = i it computes the gradient with
+// gop adapts a kernel.Kernel to Gorgonia's Op and SDOp interfaces: every
+// layer of a Network runs through one. Gorgonia does the bookkeeping of
+// autodiff (ordering, accumulating the gradients of shared nodes), the
+// kernels do the arithmetic; its tape machine runs a forward op before any
+// of its gradient ops, in one goroutine, as kernels require. With grad < 0
+// it is the forward operation; with grad = i it computes the gradient with
 // respect to input i and takes (inputs..., output, dOutput).
 type gop struct {
-	k        kernel
+	k        kernel.Kernel
 	id       uint64
 	inShapes []tensor.Shape
 	grad     int
@@ -69,7 +46,7 @@ var (
 )
 
 // apply adds kernel k, applied to the inputs, to their graph.
-func apply(k kernel, inputs ...*G.Node) (*G.Node, error) {
+func apply(k kernel.Kernel, inputs ...*G.Node) (*G.Node, error) {
 	shapes := make([]tensor.Shape, len(inputs))
 	for i, n := range inputs {
 		shapes[i] = n.Shape().Clone()
@@ -77,7 +54,7 @@ func apply(k kernel, inputs ...*G.Node) (*G.Node, error) {
 	op := &gop{k: k, id: opIDs.Add(1), inShapes: shapes, grad: -1}
 	out, err := G.ApplyOp(op, inputs...)
 	if err != nil {
-		return nil, fmt.Errorf("nn: building %s: %v", k.name(), err)
+		return nil, fmt.Errorf("nn: building %s: %v", k.Name(), err)
 	}
 	return out, nil
 }
@@ -91,7 +68,7 @@ func tensorType(s tensor.Shape) hm.Type {
 
 func (o *gop) resultShape() tensor.Shape {
 	if o.grad < 0 {
-		return o.k.outShape()
+		return tensor.Shape(o.k.OutShape())
 	}
 	return o.inShapes[o.grad]
 }
@@ -109,7 +86,7 @@ func (o *gop) Type() hm.Type {
 		ts = append(ts, tensorType(s))
 	}
 	if o.grad >= 0 {
-		ts = append(ts, tensorType(o.k.outShape()), tensorType(o.k.outShape()))
+		ts = append(ts, tensorType(tensor.Shape(o.k.OutShape())), tensorType(tensor.Shape(o.k.OutShape())))
 	}
 	ts = append(ts, tensorType(o.resultShape()))
 	return hm.NewFnType(ts...)
@@ -119,7 +96,7 @@ func (o *gop) InferShape(...G.DimSizer) (tensor.Shape, error) { return o.resultS
 func (o *gop) ReturnsPtr() bool                               { return false }
 func (o *gop) CallsExtern() bool                              { return false }
 func (o *gop) OverwritesInput() int                           { return -1 }
-func (o *gop) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "robustq.%s#%d/%d", o.k.name(), o.id, o.grad) }
+func (o *gop) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "robustq.%s#%d/%d", o.k.Name(), o.id, o.grad) }
 func (o *gop) Hashcode() uint32 {
 	h := fnv.New32a()
 	o.WriteHash(h)
@@ -127,9 +104,9 @@ func (o *gop) Hashcode() uint32 {
 }
 func (o *gop) String() string {
 	if o.grad < 0 {
-		return o.k.name()
+		return o.k.Name()
 	}
-	return fmt.Sprintf("∂%s/∂in%d", o.k.name(), o.grad)
+	return fmt.Sprintf("∂%s/∂in%d", o.k.Name(), o.grad)
 }
 
 // Do runs the op into a fresh result.
@@ -175,10 +152,10 @@ func (o *gop) run(prealloc G.Value, vals []G.Value) (G.Value, error) {
 	}
 	var err error
 	if o.grad < 0 {
-		err = o.k.forward(out, in)
+		err = o.k.Forward(out, in)
 	} else {
 		n := len(o.inShapes)
-		err = o.k.backward(o.grad, out, in[:n], in[n], in[n+1])
+		err = o.k.Backward(o.grad, out, in[:n], in[n], in[n+1])
 	}
 	if err != nil {
 		return nil, err
@@ -216,23 +193,27 @@ func (o *gop) DiffWRT(n int) []bool {
 	if o.grad >= 0 {
 		return make([]bool, n)
 	}
-	return o.k.differentiable()
+	return o.k.Differentiable()
 }
 
-// SymDiff implements G.SDOp: one gradient op per differentiable input.
+// SymDiff implements G.SDOp: one gradient op per differentiable input. A
+// kernel.PassKernel's gradient with respect to a summed input is dOut
+// itself, so SymDiff hands Gorgonia dOut's node rather than a gradient op
+// that would copy it (the copies show in BenchmarkTrainStep/resnet32-w1
+// -cpuprofile as runtime.memmove under the add kernel's Backward).
 func (o *gop) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if o.grad >= 0 {
-		return nil, fmt.Errorf("nn: second derivatives of %s are not supported", o.k.name())
+		return nil, fmt.Errorf("nn: second derivatives of %s are not supported", o.k.Name())
 	}
-	diff := o.k.differentiable()
-	pass, _ := o.k.(passKernel)
+	diff := o.k.Differentiable()
+	pass, _ := o.k.(kernel.PassKernel)
 	ret := make(G.Nodes, len(inputs))
 	args := append(append(G.Nodes{}, inputs...), output, grad)
 	for i := range inputs {
 		if !diff[i] {
 			continue
 		}
-		if pass != nil && pass.passesGradient(i) && o.inShapes[i].Eq(o.k.outShape()) {
+		if pass != nil && pass.PassesGradient(i) && o.inShapes[i].Eq(tensor.Shape(o.k.OutShape())) {
 			// Gorgonia's own addition does the same (addDiffExpr); where the
 			// gradients of a node add up, it allocates the sum.
 			ret[i] = grad
@@ -241,7 +222,7 @@ func (o *gop) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 		g := &gop{k: o.k, id: o.id, inShapes: o.inShapes, grad: i}
 		n, err := G.ApplyOp(g, args...)
 		if err != nil {
-			return nil, fmt.Errorf("nn: differentiating %s: %v", o.k.name(), err)
+			return nil, fmt.Errorf("nn: differentiating %s: %v", o.k.Name(), err)
 		}
 		ret[i] = n
 	}

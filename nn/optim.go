@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
 // Optimizer updates parameters from the gradients of one step.
@@ -94,7 +96,7 @@ func (o *SGD) Step(params []*Param, grads [][]float32, lr float64) error {
 		}
 		// One pass over the parameter (the velocity, then the weight),
 		// split over the cores for large tensors.
-		parallelRange(len(g), func(lo, hi int) {
+		kernel.ParallelRange(len(g), func(lo, hi int) {
 			w, v, g := p.Data[lo:hi], v[lo:hi], g[lo:hi]
 			for j, wj := range w {
 				if ok {

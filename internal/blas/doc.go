@@ -13,7 +13,8 @@
 // with a long inner dimension (rows of both read in place, the last k mod 16
 // masked). They are part of the pure-Go build: nothing to install. They run
 // the GEMMs of robustq's layers faster than OpenBLAS's AVX2 kernels
-// (BenchmarkSgemm; BENCHMARKS.md).
+// (BenchmarkSgemm; BENCHMARKS.md). The build tag noasm leaves them out, as
+// it does gonum's assembly.
 //
 // Beyond Sgemm, the kernels take two forms of A and B that convolutions
 // need: [PackedA], a layer's filters packed once for every image of a

@@ -1,3 +1,5 @@
+//go:build !noasm
+
 package blas
 
 import "golang.org/x/sys/cpu"

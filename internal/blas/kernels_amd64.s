@@ -1,3 +1,5 @@
+//go:build !noasm
+
 // AVX-512 GEMM kernels; kernels_amd64.go states their contracts. The k loops
 // are unrolled by hand: four steps per iteration, then one at a time.
 

@@ -1,8 +1,9 @@
-//go:build !amd64
+//go:build !amd64 || noasm
 
 package blas
 
-// haveKernels is false: the assembly kernels exist for amd64 only.
+// haveKernels is false: the assembly kernels exist for amd64 only, and the
+// noasm build tag leaves them out there too (OpenBLAS or gonum then run).
 const haveKernels = false
 
 func kern8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, load bool) {

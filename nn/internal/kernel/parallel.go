@@ -1,4 +1,4 @@
-package nn
+package kernel
 
 import (
 	"runtime"
@@ -245,10 +245,10 @@ func addInOrder(parts [][]float32) {
 	})
 }
 
-// parallelRange splits the elementwise work [0, n) into one contiguous
+// ParallelRange splits the elementwise work [0, n) into one contiguous
 // range per worker, or runs it on the calling goroutine when n is too small
 // (under 32 Ki elements per worker) for goroutines to pay.
-func parallelRange(n int, f func(lo, hi int)) {
+func ParallelRange(n int, f func(lo, hi int)) {
 	const minPerWorker = 1 << 15
 	workers := min(runtime.GOMAXPROCS(0), n/minPerWorker)
 	if workers <= 1 {

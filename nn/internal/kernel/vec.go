@@ -1,4 +1,4 @@
-package nn
+package kernel
 
 import "math"
 
@@ -8,6 +8,11 @@ import "math"
 // The Go loops round every product to float32 explicitly (float32(a*b)):
 // the compiler may otherwise fuse a*b + c into one multiply-add (it does
 // with GOAMD64=v3), and the two versions would no longer agree bit for bit.
+
+// vec runs the elementwise loops: their AVX-512 versions where avx512 is
+// set (the CPU has them and the kernel's Options allow them), their Go
+// versions otherwise. Each kernel holds one, chosen when it is built.
+type vec struct{ avx512 bool }
 
 // sumsGo returns Σa and Σa·b in float64 with four accumulators each.
 func sumsGo(a, b []float32) (sa, sab float64) {

@@ -1,13 +1,14 @@
-package nn
+package kernel
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"gorgonia.org/tensor"
 )
+
+// asm runs the AVX-512 loops where the CPU has them (the tests skip elsewhere).
+var asm = vec{avx512: true}
 
 // TestVecMatchesGo checks the AVX-512 loops against the Go loops on lengths
 // around their 16-element blocks, with zeros of both signs and NaN among
@@ -16,7 +17,7 @@ import (
 // (both add exactly converted float32 values and exact products in a
 // different order; Higham §3.1 bounds each by n−1 roundings).
 func TestVecMatchesGo(t *testing.T) {
-	if !vecAVX512 {
+	if !hasAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -36,20 +37,20 @@ func TestVecMatchesGo(t *testing.T) {
 				}
 			}
 		}
-		scaleShift(got, x, 1.7, -0.3)
+		asm.scaleShift(got, x, 1.7, -0.3)
 		scaleShiftGo(want, x, 1.7, -0.3)
 		same("scaleShift")
-		bnGrad(got, y, x, 0.9, -1.1, 0.25, 0.05)
+		asm.bnGrad(got, y, x, 0.9, -1.1, 0.25, 0.05)
 		bnGradGo(want, y, x, 0.9, -1.1, 0.25, 0.05)
 		same("bnGrad")
-		leaky(got, y, x, 0.1)
+		asm.leaky(got, y, x, 0.1)
 		leakyGo(want, y, x, 0.1)
 		same("leaky")
-		add(got, x, y)
+		asm.add(got, x, y)
 		addGo(want, x, y)
 		same("add")
 		copy(got, x) // in place, as the residual additions run
-		add(got, got, y)
+		asm.add(got, got, y)
 		same("add in place")
 		// The fused batch norm + leaky ReLU loops, whose backward ones
 		// recompute the sign of z = x·s + t: with s = 1, t = 0 the zeros of
@@ -57,14 +58,14 @@ func TestVecMatchesGo(t *testing.T) {
 		// scaleMasked, y stands for the fused output.
 		for _, slope := range []float32{0, 0.1} {
 			for _, st := range [][2]float32{{1.7, -0.3}, {1, 0}} {
-				scaleShiftLeaky(got, x, st[0], st[1], slope)
+				asm.scaleShiftLeaky(got, x, st[0], st[1], slope)
 				scaleShiftLeakyGo(want, x, st[0], st[1], slope)
 				same("scaleShiftLeaky")
-				bnGradMasked(got, y, x, 0.9, -1.1, 0.25, 0.05, st[0], st[1], slope)
+				asm.bnGradMasked(got, y, x, 0.9, -1.1, 0.25, 0.05, st[0], st[1], slope)
 				bnGradMaskedGo(want, y, x, 0.9, -1.1, 0.25, 0.05, st[0], st[1], slope)
 				same("bnGradMasked")
 			}
-			scaleMasked(got, y, x, 1.3, slope)
+			asm.scaleMasked(got, y, x, 1.3, slope)
 			scaleMaskedGo(want, y, x, 1.3, slope)
 			same("scaleMasked")
 		}
@@ -72,7 +73,7 @@ func TestVecMatchesGo(t *testing.T) {
 		if n > 2 {
 			x[n/2] = 1 // sums: finite inputs
 		}
-		sa, sab := sums(x, y)
+		sa, sab := asm.sums(x, y)
 		ga, gab := sumsGo(x, y)
 		var ma, mab float64
 		for i := range x {
@@ -86,7 +87,7 @@ func TestVecMatchesGo(t *testing.T) {
 		// Masked sums of dy = x through the signs of y·1.7 − 0.3, against
 		// y: the masked terms are at most the unmasked ones in magnitude, so
 		// the same bound holds.
-		sa, sab = sumsMasked(x, y, 1.7, -0.3, 0.1)
+		sa, sab = asm.sumsMasked(x, y, 1.7, -0.3, 0.1)
 		ga, gab = sumsMaskedGo(x, y, 1.7, -0.3, 0.1)
 		if math.Abs(sa-ga) > tol*ma || math.Abs(sab-gab) > tol*mab {
 			t.Errorf("sumsMasked, n=%d: (%v, %v), Go loop (%v, %v)", n, sa, sab, ga, gab)
@@ -98,7 +99,7 @@ func TestVecMatchesGo(t *testing.T) {
 // loop, bit for bit with the same argmax, on row lengths around its
 // 16-output groups, with ties, ±0 and NaN among the inputs.
 func TestMaxPool2RowMatchesGo(t *testing.T) {
-	if !vecAVX512 {
+	if !hasAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(13, 14))
@@ -118,7 +119,7 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 		for _, r0 := range []int{0, 1, w} { // rows at several offsets
 			got, want := make([]float32, ow), make([]float32, ow)
 			gi, wi := make([]int32, ow), make([]int32, ow)
-			maxPool2Rows(got, gi, x, r0, w)
+			asm.maxPool2Rows(got, gi, x, r0, w)
 			maxPool2RowGo(want, wi, x, r0, w)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || gi[i] != wi[i] {
@@ -139,7 +140,7 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 // that read outside the image would show one), and dst has NaN past its
 // rows, which must stay.
 func TestIm2colChannelMatchesDefinition(t *testing.T) {
-	if !vecAVX512 {
+	if !hasAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(15, 16))
@@ -163,14 +164,14 @@ func TestIm2colChannelMatchesDefinition(t *testing.T) {
 				kh, kw := kk[0], kk[1]
 				for stride := 1; stride <= 3; stride++ {
 					for pad := 0; pad <= kw/2+1; pad++ {
-						k, err := newConvKernel(tensor.Shape{1, 1, h, w}, tensor.Shape{1, 1, kh, kw}, stride, pad, false)
+						k, err := NewConv([]int{1, 1, h, w}, []int{1, 1, kh, kw}, ConvConfig{Stride: stride, Pad: pad}, Options{})
 						if err != nil {
 							continue
 						}
 						tested[k.sameWidth()]++
 						n := k.oh * k.ow
 						dst := nans(kh*kw*n + 17)
-						if !im2colChannel(dst, src, k.planeMasks()) {
+						if !asm.im2colChannel(dst, src, k.planeMasks()) {
 							t.Fatal("declined")
 						}
 						desc := fmt.Sprintf("w=%d h=%d %dx%d stride %d pad %d", w, h, kh, kw, stride, pad)
@@ -209,7 +210,7 @@ func TestIm2colChannelMatchesDefinition(t *testing.T) {
 // distances between the destination's rows: the values between those rows
 // (NaN here) must stay as they are.
 func TestCopyRowsMatchesGo(t *testing.T) {
-	if !vecAVX512 {
+	if !hasAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(19, 20))
@@ -223,7 +224,7 @@ func TestCopyRowsMatchesGo(t *testing.T) {
 				for i := range got {
 					got[i], want[i] = nan, nan
 				}
-				copyRows(got, src, rows, w, ld)
+				asm.copyRows(got, src, rows, w, ld)
 				copyRowsGo(want, src, rows, w, ld)
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
@@ -239,7 +240,7 @@ func TestCopyRowsMatchesGo(t *testing.T) {
 // definition, with row strides other than 16 and the second half of the
 // result apart from the first (as transposeGrad writes two image rows).
 func TestTranspose16(t *testing.T) {
-	if !vecAVX512 {
+	if !hasAVX512 {
 		t.Skip("the CPU has no AVX-512: only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(13, 14))

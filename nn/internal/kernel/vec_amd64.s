@@ -1,3 +1,5 @@
+//go:build !noasm
+
 #include "textflag.h"
 
 // MASKED_DY loads 16 values dy from SI and sets Z2 = dy where y (16 values

@@ -1,11 +1,14 @@
-package nn
+//go:build !noasm
+
+package kernel
 
 import "golang.org/x/sys/cpu"
 
-// vecAVX512 is whether the loops of vec_amd64.s run here: AVX512F, and
+// hasAVX512 is whether the loops of vec_amd64.s run here: AVX512F, and
 // AVX512DQ for zeroing zmm registers with VXORPS (every AVX-512 CPU since
-// Skylake-SP and Zen 4 has both; Knights Landing lacks DQ).
-var vecAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+// Skylake-SP and Zen 4 has both; Knights Landing lacks DQ). Set once, at
+// start-up; Options.GoLoops turns the loops off for one kernel.
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 //go:noescape
 func sums16(a, b *float32, n int) (sa, sab float64)
@@ -20,9 +23,9 @@ func bnGrad16(d, dy, x *float32, n int, a, b, mean, off float32)
 func leaky16(dst, dy, x *float32, n int, slope float32)
 
 // sums returns Σa and Σa·b (len(b) ≥ len(a)) in float64.
-func sums(a, b []float32) (sa, sab float64) {
+func (v vec) sums(a, b []float32) (sa, sab float64) {
 	n := len(a) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		return sumsGo(a, b)
 	}
 	b = b[:len(a)]
@@ -32,9 +35,9 @@ func sums(a, b []float32) (sa, sab float64) {
 }
 
 // scaleShift sets dst = src·s + t.
-func scaleShift(dst, src []float32, s, t float32) {
+func (v vec) scaleShift(dst, src []float32, s, t float32) {
 	n := len(src) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		scaleShiftGo(dst, src, s, t)
 		return
 	}
@@ -44,9 +47,9 @@ func scaleShift(dst, src []float32, s, t float32) {
 }
 
 // bnGrad sets d = a·g + b·(x − mean) + off.
-func bnGrad(d, g, x []float32, a, b, mean, off float32) {
+func (v vec) bnGrad(d, g, x []float32, a, b, mean, off float32) {
 	n := len(x) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		bnGradGo(d, g, x, a, b, mean, off)
 		return
 	}
@@ -56,9 +59,9 @@ func bnGrad(d, g, x []float32, a, b, mean, off float32) {
 }
 
 // leaky sets dst = g·f(x), f as in leakyGo.
-func leaky(dst, g, x []float32, slope float32) {
+func (v vec) leaky(dst, g, x []float32, slope float32) {
 	n := len(x) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		leakyGo(dst, g, x, slope)
 		return
 	}
@@ -80,9 +83,9 @@ func bnGradMasked16(d, dy, x *float32, n int, a, b, mean, off, s, t, slope float
 func scaleMasked16(d, dy, y *float32, n int, s, slope float32)
 
 // scaleShiftLeaky sets dst = leaky(src·s + t).
-func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
+func (v vec) scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
 	n := len(src) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		scaleShiftLeakyGo(dst, src, s, t, slope)
 		return
 	}
@@ -92,9 +95,9 @@ func scaleShiftLeaky(dst, src []float32, s, t, slope float32) {
 }
 
 // sumsMasked returns Σdy' and Σdy'·x, dy' as in sumsMaskedGo.
-func sumsMasked(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
+func (v vec) sumsMasked(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
 	n := len(x) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		return sumsMaskedGo(dy, x, s, t, slope)
 	}
 	dy = dy[:len(x)]
@@ -104,9 +107,9 @@ func sumsMasked(dy, x []float32, s, t, slope float32) (sdy, sdyx float64) {
 }
 
 // bnGradMasked is bnGrad of dy', dy' as in bnGradMaskedGo.
-func bnGradMasked(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
+func (v vec) bnGradMasked(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
 	n := len(x) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		bnGradMaskedGo(d, dy, x, a, b, mean, off, s, t, slope)
 		return
 	}
@@ -116,9 +119,9 @@ func bnGradMasked(d, dy, x []float32, a, b, mean, off, s, t, slope float32) {
 }
 
 // scaleMasked sets d = s·dy'.
-func scaleMasked(d, dy, y []float32, s, slope float32) {
+func (v vec) scaleMasked(d, dy, y []float32, s, slope float32) {
 	n := len(dy) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		scaleMaskedGo(d, dy, y, s, slope)
 		return
 	}
@@ -132,8 +135,8 @@ func maxPool2Row(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
 
 // maxPool2Rows fills one output row of a 2×2, stride-2 max pool, as
 // maxPool2RowGo does.
-func maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
-	if !vecAVX512 || len(o) == 0 {
+func (v vec) maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
+	if !v.avx512 || len(o) == 0 {
 		maxPool2RowGo(o, am, x, r0, w)
 		return
 	}
@@ -149,8 +152,8 @@ func im2colPlane16(dst, src *float32, n, nv int, offs *int, masks *uint16, rows 
 // plane src with the layout p, and reports whether it did (AVX-512 only):
 // by masked loads where p has offsets only (width-keeping convolutions),
 // by gathers where it has indices.
-func im2colChannel(dst, src []float32, p *im2colMasks) bool {
-	if !vecAVX512 {
+func (v vec) im2colChannel(dst, src []float32, p *im2colMasks) bool {
+	if !v.avx512 {
 		return false
 	}
 	rows := len(p.masks) / p.nv
@@ -174,13 +177,13 @@ func copyRows16(dst, src *float32, rows, w, ld int)
 // consecutive, into dst, where they start ld apart: dst[r·ld + i] =
 // src[r·w + i]. With AVX-512 it runs as vectors and one masked vector per
 // row: a copy call per row of 32 values cost more than the copy.
-func copyRows(dst, src []float32, rows, w, ld int) {
+func (v vec) copyRows(dst, src []float32, rows, w, ld int) {
 	if rows <= 0 || w <= 0 {
 		return
 	}
 	_ = src[rows*w-1]
 	_ = dst[(rows-1)*ld+w-1]
-	if !vecAVX512 {
+	if !v.avx512 {
 		copyRowsGo(dst, src, rows, w, ld)
 		return
 	}
@@ -191,9 +194,9 @@ func copyRows(dst, src []float32, rows, w, ld int) {
 func add16(dst, a, b *float32, n int)
 
 // add sets dst = a + b (len(dst), len(b) ≥ len(a)); dst may be a or b.
-func add(dst, a, b []float32) {
+func (v vec) add(dst, a, b []float32) {
 	n := len(a) &^ 15
-	if !vecAVX512 || n == 0 {
+	if !v.avx512 || n == 0 {
 		addGo(dst, a, b)
 		return
 	}

@@ -1,4 +1,4 @@
-package nn
+package kernel
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gorgonia.org/tensor"
 
 	rqblas "github.com/robustq/robustq/internal/blas"
 )
@@ -23,6 +22,7 @@ type gemmer struct{}
 
 var gemmOnce sync.Once
 
+// Sgemm is rqblas.Sgemm.
 func (gemmer) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemmOnce.Do(func() { rqblas.SetThreads(1) })
 	rqblas.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -36,21 +36,24 @@ func (gemmer) pack(p *rqblas.PackedA, tA blas.Transpose, m, k int, a []float32, 
 	p.Pack(tA, m, k, 1, a, lda)
 }
 
-// convKernel is a 2-D cross-correlation (PyTorch's Conv2d) with zero padding
-// and an optional bias: inputs x (N,C,H,W), w (O,C,KH,KW)[, b (O)].
-type convKernel struct {
+// Conv is a 2-D cross-correlation (PyTorch's Conv2d) with zero padding
+// and an optional bias: inputs x (N,C,H,W), w (O,C,KH,KW)[, b (O)], or
+// with a residual instead of the bias, [s (N,O,OH,OW)].
+type Conv struct {
 	n, c, h, w  int
 	o, kh, kw   int
 	stride, pad int
 	oh, ow      int
 	bias        bool
+	opts        Options
+	vec         vec
 	cols        [][]float32 // per-worker im2col buffers
 
 	// For stride 1 the input gradient is itself a convolution: of the
 	// output gradient, padded by KH−1−pad, with the filters flipped and
 	// their channel axes swapped. dataGrad is that convolution and flipped
 	// its filters; nil until the first backward pass needs them.
-	dataGrad *convKernel
+	dataGrad *Conv
 	flipped  []float32
 
 	// The filters as the GEMMs use them, packed once per batch: for the
@@ -73,11 +76,11 @@ type convKernel struct {
 	// a multiple of 16, per worker.
 	gradT [][]float32
 
-	// keepPadded makes an implicit forward pass keep every image's padded
-	// planes (paddedBatch, for the input whose first value is at
-	// paddedFor), so that the filter gradient of a training graph reads
-	// them instead of padding each image again. Kernels built for a graph
-	// without weight gradients leave it off and pad into per-worker space.
+	// keepPadded (ConvConfig.KeepPadded) makes an implicit forward pass
+	// keep every image's padded planes (paddedBatch, for the input whose
+	// first value is at paddedFor), so that the filter gradient reads them
+	// instead of padding each image again. Kernels without it pad into
+	// per-worker space.
 	keepPadded  bool
 	paddedBatch []float32
 	paddedFor   *float32
@@ -89,23 +92,19 @@ type convKernel struct {
 	// (imageObserver), and gradObserver the gradient with respect to x.
 	observer, gradObserver imageObserver
 
-	// residual makes the kernel a convolution plus a residual: a third
-	// input s (N,O,OH,OW) added to the result, image by image while it is
-	// in cache, rather than by a pass of its own over the batch (the
-	// residual additions were 3% of a ResNet-32 training step). The
-	// gradient with respect to s is dOut (passesGradient).
+	// residual is ConvConfig.Residual.
 	residual bool
 }
 
-// passesGradient reports that the gradient with respect to the residual is
-// the output's.
-func (k *convKernel) passesGradient(i int) bool { return k.residual && i == 2 }
+// PassesGradient implements PassKernel: the gradient with respect to the
+// residual is the output's.
+func (k *Conv) PassesGradient(i int) bool { return k.residual && i == 2 }
 
 // finishImage adds image n of the residual s, if any, to image n of the
 // result and hands it to the observer, if any.
-func (k *convKernel) finishImage(n int, img, s []float32) {
+func (k *Conv) finishImage(n int, img, s []float32) {
 	if s != nil {
-		add(img, img, s[n*len(img):(n+1)*len(img)])
+		k.vec.add(img, img, s[n*len(img):(n+1)*len(img)])
 	}
 	if k.observer != nil {
 		k.observer.image(n, img)
@@ -120,21 +119,6 @@ func (k *convKernel) finishImage(n int, img, s []float32) {
 // for the other at the end.
 const filterGradChunks = 16
 
-// convPath chooses how stride-1 convolutions run: convAuto picks the
-// implicit GEMM where the assembly kernels run and im2col elsewhere; tests
-// force either.
-type convPath int
-
-const (
-	convAuto convPath = iota
-	convIm2col
-	convImplicit
-	convImplicitDots // the implicit GEMM with the filter gradient by dot products
-	convImplicitTaps // the implicit GEMM with the filter gradient by SgemmRowsA3 where it applies
-)
-
-var stride1Path = convAuto
-
 // implicit reports whether the convolution's filter gradient runs as an
 // implicit GEMM: it reads the rows of im2col's matrix as shifted windows of
 // the zero-padded image instead of copies (im2col copies every input value
@@ -143,14 +127,14 @@ var stride1Path = convAuto
 // such rows in place (other backends would copy them anyway); there either
 // as 8×32 tiles (filterGradTiles) or as dot products where those are long
 // enough (rqblas.DotMinK positions).
-func (k *convKernel) implicit() bool {
+func (k *Conv) implicit() bool {
 	if k.stride != 1 {
 		return false
 	}
-	switch stride1Path {
-	case convIm2col:
+	switch k.opts.ConvPath {
+	case ConvIm2col:
 		return false
-	case convImplicit, convImplicitDots, convImplicitTaps:
+	case ConvImplicit, ConvImplicitDots, ConvImplicitTaps:
 		return true
 	}
 	return rqblas.Kernels() && (k.filterGradTiles() || k.filterGradTaps() || k.oh*(k.w+2*k.pad) >= rqblas.DotMinK)
@@ -161,11 +145,11 @@ func (k *convKernel) implicit() bool {
 // G the output gradient) rather than as dot products of the rows of G and P
 // (rqblas.SgemmRowsT). Tiles need o > 16: with 16 filters they are 8×16,
 // too narrow, and lose to dot products (BenchmarkConvPaths, ".../dw").
-func (k *convKernel) filterGradTiles() bool {
-	switch stride1Path {
-	case convImplicit, convImplicitTaps:
+func (k *Conv) filterGradTiles() bool {
+	switch k.opts.ConvPath {
+	case ConvImplicit, ConvImplicitTaps:
 		return true
-	case convImplicitDots:
+	case ConvImplicitDots:
 		return false
 	}
 	return rqblas.Kernels() && k.o > 16
@@ -176,14 +160,14 @@ func (k *convKernel) filterGradTiles() bool {
 // which loads each value of the padded image once for three neighbouring
 // filter taps: 3-wide kernels only, where it beats the 8×16 tiles by half
 // again (BenchmarkConvPaths, ".../dw").
-func (k *convKernel) filterGradTaps() bool {
+func (k *Conv) filterGradTaps() bool {
 	if k.stride != 1 || k.o > 16 || k.kw != 3 {
 		return false
 	}
-	switch stride1Path {
-	case convImplicitTaps:
+	switch k.opts.ConvPath {
+	case ConvImplicitTaps:
 		return true
-	case convAuto:
+	case ConvAuto:
 		return rqblas.Kernels()
 	}
 	return false
@@ -195,7 +179,7 @@ func (k *convKernel) filterGradTaps() bool {
 // that drops the kw−1 columns past each row: where output rows are a
 // multiple of the kernels' 32-column tiles wide (ResNet's 32×32 layers) and
 // there is no bias to add.
-func (k *convKernel) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
+func (k *Conv) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
 
 // implicitForward reports whether the forward pass runs as an implicit GEMM
 // too. There it also pays a row-by-row copy of the image into the padded
@@ -203,22 +187,48 @@ func (k *convKernel) rowsInPlace() bool { return k.ow%32 == 0 && !k.bias }
 // im2col copies they replace on small images with small kernels: it is
 // faster for ResNet's 32×32 and MNIST's layers, slower for ResNet's 16×16
 // and 8×8, and KH·KW·OW ≥ 256 separates the two (BenchmarkConvPaths).
-func (k *convKernel) implicitForward() bool {
+func (k *Conv) implicitForward() bool {
 	if !k.implicit() {
 		return false
 	}
-	return stride1Path != convAuto || k.kh*k.kw*k.ow >= 256
+	return k.opts.ConvPath != ConvAuto || k.kh*k.kw*k.ow >= 256
 }
 
-func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, error) {
+// ConvConfig is how a convolution is applied, besides its shapes.
+type ConvConfig struct {
+	// Stride (at least 1) and Pad, the zero padding on each side, are
+	// PyTorch's Conv2d stride and padding.
+	Stride, Pad int
+	// Bias adds a third input b (O) to every output of its channel.
+	Bias bool
+	// Residual adds a third input s (N,O,OH,OW) to the result, image by
+	// image while it is in cache, rather than by a pass of its own over the
+	// batch (BenchmarkTrainStep/resnet32-w1 in nn). The gradient with
+	// respect to s is dOut (PassesGradient). Not with Bias.
+	Residual bool
+	// KeepPadded makes an implicit forward pass keep every image's padded
+	// planes for the filter gradient of the same input: for training graphs.
+	KeepPadded bool
+}
+
+// NewConv returns the convolution of inputs of shape x (N,C,H,W) by
+// filters of shape w (O,C,KH,KW).
+func NewConv(x, w []int, cfg ConvConfig, o Options) (*Conv, error) {
 	if len(x) != 4 || len(w) != 4 || x[1] != w[1] {
-		return nil, fmt.Errorf("%w: conv input %v with kernel %v", ErrShape, x, w)
+		return nil, fmt.Errorf("%w: conv input %v with kernel %v", ErrShape, dims(x), dims(w))
 	}
-	k := &convKernel{n: x[0], c: x[1], h: x[2], w: x[3], o: w[0], kh: w[2], kw: w[3], stride: stride, pad: pad, bias: bias}
-	k.oh = (k.h+2*pad-k.kh)/stride + 1
-	k.ow = (k.w+2*pad-k.kw)/stride + 1
+	if cfg.Bias && cfg.Residual {
+		return nil, fmt.Errorf("nn: conv with both a bias and a residual")
+	}
+	stride, pad := cfg.Stride, cfg.Pad
+	k := &Conv{n: x[0], c: x[1], h: x[2], w: x[3], o: w[0], kh: w[2], kw: w[3], stride: stride, pad: pad, bias: cfg.Bias,
+		residual: cfg.Residual, keepPadded: cfg.KeepPadded, opts: o, vec: o.vec()}
+	if stride >= 1 {
+		k.oh = (k.h+2*pad-k.kh)/stride + 1
+		k.ow = (k.w+2*pad-k.kw)/stride + 1
+	}
 	if stride < 1 || pad < 0 || k.oh < 1 || k.ow < 1 {
-		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, x, w, stride, pad)
+		return nil, fmt.Errorf("%w: conv of %v by %v with stride %d, padding %d has no output", ErrShape, dims(x), dims(w), stride, pad)
 	}
 	return k, nil
 }
@@ -229,15 +239,15 @@ func newConvKernel(x, w tensor.Shape, stride, pad int, bias bool) (*convKernel, 
 // C·KH·KW; with more than twice as many output as input channels (MNIST's
 // first layer: 1 → 32) the copies and a GEMM with M = C lose
 // (BenchmarkInputGrad/mnist-cnn).
-func (k *convKernel) dataGradKernel() *convKernel {
+func (k *Conv) dataGradKernel() *Conv {
 	// A non-square kernel would need different paddings for the two axes.
 	if k.stride != 1 || k.kh != k.kw || k.pad > k.kh-1 || k.o > 2*k.c {
 		return nil
 	}
 	if k.dataGrad == nil {
 		// With stride 1 its output, oh + 2(KH−1−pad) − KH + 1, is the input's h.
-		k.dataGrad = &convKernel{n: k.n, c: k.o, h: k.oh, w: k.ow, o: k.c, kh: k.kh, kw: k.kw, stride: 1,
-			pad: k.kh - 1 - k.pad, oh: k.h, ow: k.w}
+		k.dataGrad = &Conv{n: k.n, c: k.o, h: k.oh, w: k.ow, o: k.c, kh: k.kh, kw: k.kw, stride: 1,
+			pad: k.kh - 1 - k.pad, oh: k.h, ow: k.w, opts: k.opts, vec: k.vec}
 		k.flipped = make([]float32, k.o*k.c*k.kh*k.kw)
 	}
 	return k.dataGrad
@@ -245,7 +255,7 @@ func (k *convKernel) dataGradKernel() *convKernel {
 
 // flipFilters writes w (O,C,KH,KW) into k.flipped as (C,O,KH,KW) with both
 // spatial axes reversed: the filters of dataGrad.
-func (k *convKernel) flipFilters(w []float32) {
+func (k *Conv) flipFilters(w []float32) {
 	kk := k.kh * k.kw
 	for o := range k.o {
 		for c := range k.c {
@@ -258,22 +268,25 @@ func (k *convKernel) flipFilters(w []float32) {
 	}
 }
 
-func (k *convKernel) name() string { return "conv2d" }
-func (k *convKernel) outShape() tensor.Shape {
-	return tensor.Shape{k.n, k.o, k.oh, k.ow}
-}
-func (k *convKernel) differentiable() []bool {
+// Name implements Kernel.
+func (k *Conv) Name() string { return "conv2d" }
+
+// OutShape implements Kernel.
+func (k *Conv) OutShape() []int { return []int{k.n, k.o, k.oh, k.ow} }
+
+// Differentiable implements Kernel.
+func (k *Conv) Differentiable() []bool {
 	if k.bias || k.residual {
 		return []bool{true, true, true}
 	}
 	return []bool{true, true}
 }
 
-func (k *convKernel) colLen() int { return k.c * k.kh * k.kw * k.oh * k.ow }
+func (k *Conv) colLen() int { return k.c * k.kh * k.kw * k.oh * k.ow }
 
 // prepare allocates the per-worker scratch buffers once; the parallel loops
 // then only index them.
-func (k *convKernel) prepare() {
+func (k *Conv) prepare() {
 	workers := min(maxWorkers(), k.n)
 	if k.implicit() {
 		k.prepareImplicit(workers)
@@ -285,7 +298,7 @@ func (k *convKernel) prepare() {
 
 // prepareCols allocates the im2col buffers and computes im2col's layout,
 // before the workers that share them start.
-func (k *convKernel) prepareCols(workers int) {
+func (k *Conv) prepareCols(workers int) {
 	k.planeMasks()
 	for len(k.cols) < workers {
 		k.cols = append(k.cols, make([]float32, k.colLen()))
@@ -293,7 +306,7 @@ func (k *convKernel) prepareCols(workers int) {
 }
 
 // prepareImplicit sets up the implicit GEMM's geometry and buffers.
-func (k *convKernel) prepareImplicit(workers int) {
+func (k *Conv) prepareImplicit(workers int) {
 	if k.rows.Len() == 0 {
 		k.hp, k.wp = k.h+2*k.pad, k.w+2*k.pad
 		k.nWide = k.oh * k.wp
@@ -321,12 +334,12 @@ func (k *convKernel) prepareImplicit(workers int) {
 // paddedLen is the length of one image's padded planes: the last row's
 // window ends kw−1 values past the last plane, and SgemmRowsA3
 // (filterGradTaps) reads up to 2 values further.
-func (k *convKernel) paddedLen() int { return k.c*k.hp*k.wp + k.kw + 1 }
+func (k *Conv) paddedLen() int { return k.c*k.hp*k.wp + k.kw + 1 }
 
 // paddedImage returns image n of x in the padded planes: those the forward
 // pass kept when it ran on the same input, else a fresh copy in worker wk's
 // space.
-func (k *convKernel) paddedImage(x []float32, n, wk int) []float32 {
+func (k *Conv) paddedImage(x []float32, n, wk int) []float32 {
 	if k.paddedFor == &x[0] {
 		return k.paddedBatch[n*k.paddedLen():][:k.paddedLen()]
 	}
@@ -336,13 +349,13 @@ func (k *convKernel) paddedImage(x []float32, n, wk int) []float32 {
 }
 
 // padImage copies image x (C,H,W) into the interior of the padded planes.
-func (k *convKernel) padImage(x, padded []float32) {
+func (k *Conv) padImage(x, padded []float32) {
 	for c := range k.c {
-		copyRows(padded[(c*k.hp+k.pad)*k.wp+k.pad:], x[c*k.h*k.w:], k.h, k.w, k.wp)
+		k.vec.copyRows(padded[(c*k.hp+k.pad)*k.wp+k.pad:], x[c*k.h*k.w:], k.h, k.w, k.wp)
 	}
 }
 
-func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
+func (k *Conv) scratch(w int) []float32 { return k.cols[w] }
 
 // transposeGrad writes one image's output gradient d (O,OH,OW) into gt
 // over the wide positions, position-major: gt[(oy·wp + ox)·o16 + oc] =
@@ -354,10 +367,10 @@ func (k *convKernel) scratch(w int) []float32 { return k.cols[w] }
 // With AVX-512, blocks of 16 channels by 16 positions go through
 // transpose16: 16 positions of one output row, or 8 of two rows where the
 // rows are 8 wide.
-func (k *convKernel) transposeGrad(gt, d []float32, o16 int) {
+func (k *Conv) transposeGrad(gt, d []float32, o16 int) {
 	ohw := k.oh * k.ow
 	oc := 0
-	if vecAVX512 && (k.ow%16 == 0 || k.ow == 8 && k.oh%2 == 0) {
+	if k.vec.avx512 && (k.ow%16 == 0 || k.ow == 8 && k.oh%2 == 0) {
 		for ; oc+16 <= k.o; oc += 16 {
 			dc := d[oc*ohw : (oc+16)*ohw]
 			for p := 0; p < ohw; p += 16 {
@@ -444,11 +457,11 @@ var sumBuffers struct {
 // col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 one channel at a time by
 // masked loads (width-keeping convolutions) or gathers (the others), under
 // the table of planeMasks; otherwise row by row with copies.
-func (k *convKernel) im2col(x, col []float32) {
+func (k *Conv) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
 		xc := x[c*hw : (c+1)*hw]
-		if im2colChannel(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
+		if k.vec.im2colChannel(col[c*k.kh*k.kw*ohw:], xc, k.planeMasks()) {
 			continue
 		}
 		for i := range k.kh {
@@ -506,7 +519,7 @@ type im2colMasks struct {
 }
 
 // planeMasks returns the kernel's im2colMasks, computed on first use.
-func (k *convKernel) planeMasks() *im2colMasks {
+func (k *Conv) planeMasks() *im2colMasks {
 	if k.colMasks != nil {
 		return k.colMasks
 	}
@@ -544,14 +557,14 @@ func (k *convKernel) planeMasks() *im2colMasks {
 // sameWidth reports whether the convolution has stride 1 and keeps the
 // width (OW = W), so that one row of im2col is the image shifted by a
 // constant offset, with the wrapped-around columns zeroed.
-func (k *convKernel) sameWidth() bool { return k.stride == 1 && k.ow == k.w }
+func (k *Conv) sameWidth() bool { return k.stride == 1 && k.ow == k.w }
 
 // shiftCopy fills row (OH·OW) with the image plane xc (H·W) shifted by dy
 // rows and dx columns, zero outside the image: row[oy·W+ox] = xc[(oy+dy)·W +
 // ox+dx]. It is one contiguous copy plus the zeroing of |dx| columns, instead
 // of a short copy per output row; a shift by the whole width or more leaves
 // only zeros. Only for sameWidth convolutions.
-func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
+func (k *Conv) shiftCopy(row, xc []float32, dy, dx int) {
 	w := k.w
 	oyLo, oyHi := max(0, -dy), min(k.oh, k.h-dy)
 	if oyLo >= oyHi || dx <= -w || dx >= w {
@@ -583,7 +596,7 @@ func (k *convKernel) shiftCopy(row, xc []float32, dy, dx int) {
 }
 
 // col2im adds the columns of col back into the image dx (C,H,W), the adjoint of im2col.
-func (k *convKernel) col2im(col, dx []float32) {
+func (k *Conv) col2im(col, dx []float32) {
 	ohw := k.oh * k.ow
 	for c := range k.c {
 		dc := dx[c*k.h*k.w : (c+1)*k.h*k.w]
@@ -620,7 +633,8 @@ func (k *convKernel) col2im(col, dx []float32) {
 	}
 }
 
-func (k *convKernel) forward(out []float32, in [][]float32) error {
+// Forward implements Kernel.
+func (k *Conv) Forward(out []float32, in [][]float32) error {
 	x, w := in[0], in[1]
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
@@ -662,7 +676,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 						dst := o[(oc*k.oh+oy)*k.ow:][:k.ow]
 						copy(dst, wide[oc*k.nWide+oy*k.wp:][:k.ow])
 						if b != nil {
-							scaleShift(dst, dst, 1, b[oc]) // dst·1 + b: exact product, one rounding
+							k.vec.scaleShift(dst, dst, 1, b[oc]) // dst·1 + b: exact product, one rounding
 						}
 					}
 				}
@@ -684,7 +698,7 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 				b := in[2]
 				for oc := range k.o {
 					run := o[oc*ohw : (oc+1)*ohw]
-					scaleShift(run, run, 1, b[oc])
+					k.vec.scaleShift(run, run, 1, b[oc])
 				}
 			}
 			k.finishImage(n, o, res)
@@ -693,7 +707,8 @@ func (k *convKernel) forward(out []float32, in [][]float32) error {
 	return nil
 }
 
-func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
+// Backward implements Kernel.
+func (k *Conv) Backward(i int, dIn []float32, in [][]float32, _, dOut []float32) error {
 	x, w := in[0], in[1]
 	chw, ohw, ckk := k.c*k.h*k.w, k.oh*k.ow, k.c*k.kh*k.kw
 	k.prepare()
@@ -705,7 +720,7 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 			// scattered adds.
 			k.flipFilters(w)
 			t.observer = k.gradObserver
-			return t.forward(dIn, [][]float32{dOut, k.flipped})
+			return t.Forward(dIn, [][]float32{dOut, k.flipped})
 		}
 		// Otherwise col = Wᵀ·dOut_n, then col2im.
 		k.prepareCols(min(maxWorkers(), k.n))
@@ -833,8 +848,3 @@ func (k *convKernel) backward(i int, dIn []float32, in [][]float32, _, dOut []fl
 	}
 	return nil
 }
-
-// GEMMBackend says which matrix multiply the kernels use: robustq's AVX-512
-// kernels, "openblas: <path> (<core> kernels)" when OpenBLAS was found at run
-// time, or "gonum".
-func GEMMBackend() string { return rqblas.Backend() }

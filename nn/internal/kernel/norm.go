@@ -1,13 +1,12 @@
-package nn
+package kernel
 
 import (
 	"fmt"
 	"math"
-
-	"gorgonia.org/tensor"
+	"slices"
 )
 
-// batchNormKernel normalises each channel of x (N,C,H,W) and applies
+// BatchNorm normalises each channel of x (N,C,H,W) and applies
 // γ·x̂ + β; inputs x, γ (C), β (C). In training mode it uses the batch's
 // statistics (biased variance) and updates the running ones as PyTorch does:
 // r ← (1−m)·r + m·batch, with the unbiased variance. In evaluation mode it
@@ -21,14 +20,15 @@ import (
 // in Σdy·x̂. For a channel of 131,072 values (batch 128, 32×32) that is
 // about 10⁻¹⁰ relative at r = 100 and 10⁻⁶ at r = 10⁴, against float32's
 // 6·10⁻⁸; TestBatchNormMatchesDefinition checks r = 1000.
-type batchNormKernel struct {
-	shape      tensor.Shape
+type BatchNorm struct {
+	shape      []int
 	n, c, hw   int
 	training   bool
 	momentum   float64
 	eps        float64
-	runMean    *Param
-	runVar     *Param
+	runMean    []float32 // the running statistics, updated in training
+	runVar     []float32
+	vec        vec
 	mean, istd []float64 // the statistics used by the last forward pass
 	// scale and shift are the last forward pass's x̂·γ + β as x·scale +
 	// shift per channel, rounded to float32 as it applied them.
@@ -41,8 +41,9 @@ type batchNormKernel struct {
 	// per channel in image order: the forward pass's Σx, Σx² and the
 	// backward pass's Σdy, Σdy·x (each through the activation's derivative
 	// when act is set). The kernels that write x and dy may fill them as
-	// each image comes out (fuseBatchNormSums); else the batch norm makes
-	// its own pass. coef holds the backward pass's per-channel coefficients.
+	// each image comes out (FeedStats, FeedGradSums); else the batch norm
+	// makes its own pass. coef holds the backward pass's per-channel
+	// coefficients.
 	stats, grads runSums
 	coef         []float32
 	// x is the input of the last forward pass, for grads' observer.
@@ -58,32 +59,71 @@ type batchNormKernel struct {
 	slope float32
 }
 
-func newBatchNormKernel(x tensor.Shape, training bool, momentum, eps float64, runMean, runVar *Param) (*batchNormKernel, error) {
+// BatchNormConfig is how a batch norm runs, besides its input's shape.
+type BatchNormConfig struct {
+	// Training uses the batch's statistics and updates the running ones;
+	// otherwise the running ones are used.
+	Training bool
+	// Momentum and Eps are PyTorch's momentum and eps, used as given: nn
+	// fills in their defaults.
+	Momentum, Eps float64
+	// RunMean and RunVar are the running statistics, one value per channel,
+	// read and (in training) written in place; SetRunning replaces them.
+	RunMean, RunVar []float32
+	// Act makes the kernel batch norm followed by leaky ReLU with slope
+	// Slope ≥ 0 (0: ReLU).
+	Act   bool
+	Slope float32
+}
+
+// NewBatchNorm returns batch norm over the channels of inputs of shape x,
+// (N,C,H,W) or (N,C).
+func NewBatchNorm(x []int, cfg BatchNormConfig, o Options) (*BatchNorm, error) {
 	if len(x) != 4 && len(x) != 2 {
-		return nil, fmt.Errorf("%w: batch norm input %v, want (N,C,H,W) or (N,C)", ErrShape, x)
+		return nil, fmt.Errorf("%w: batch norm input %v, want (N,C,H,W) or (N,C)", ErrShape, dims(x))
 	}
 	hw := 1
 	if len(x) == 4 {
 		hw = x[2] * x[3]
 	}
-	if x[1] != runMean.Len() {
-		return nil, fmt.Errorf("%w: batch norm over %d channels, input %v", ErrShape, runMean.Len(), x)
+	if x[1] != len(cfg.RunMean) || x[1] != len(cfg.RunVar) {
+		return nil, fmt.Errorf("%w: batch norm over %d channels, input %v", ErrShape, len(cfg.RunMean), dims(x))
+	}
+	if cfg.Act && !(cfg.Slope >= 0) {
+		return nil, fmt.Errorf("nn: batch norm with an activation of slope %v < 0", cfg.Slope)
 	}
 	c := x[1]
-	return &batchNormKernel{shape: x.Clone(), n: x[0], c: c, hw: hw, training: training, momentum: momentum, eps: eps,
-		runMean: runMean, runVar: runVar, mean: make([]float64, c), istd: make([]float64, c),
+	return &BatchNorm{shape: slices.Clone(x), n: x[0], c: c, hw: hw, training: cfg.Training, momentum: cfg.Momentum, eps: cfg.Eps,
+		runMean: cfg.RunMean, runVar: cfg.RunVar, vec: o.vec(), act: cfg.Act, slope: cfg.Slope,
+		mean: make([]float64, c), istd: make([]float64, c),
 		scale: make([]float32, c), shift: make([]float32, c),
 		sdy: make([]float64, c), sdyx: make([]float64, c)}, nil
 }
 
-func (k *batchNormKernel) name() string {
+// SetRunning replaces the running statistics the kernel reads and updates
+// (one value per channel each): where their owner's storage was replaced.
+func (k *BatchNorm) SetRunning(mean, variance []float32) { k.runMean, k.runVar = mean, variance }
+
+// Training reports whether the kernel uses and updates batch statistics.
+func (k *BatchNorm) Training() bool { return k.training }
+
+// FusedPasses counts the passes whose sums the kernels around it computed
+// (FeedStats, FeedGradSums).
+func (k *BatchNorm) FusedPasses() int { return k.fusedPasses }
+
+// Name implements Kernel.
+func (k *BatchNorm) Name() string {
 	if k.act {
 		return "batch-norm+leaky-relu"
 	}
 	return "batch-norm"
 }
-func (k *batchNormKernel) outShape() tensor.Shape { return k.shape }
-func (k *batchNormKernel) differentiable() []bool { return []bool{true, true, true} }
+
+// OutShape implements Kernel.
+func (k *BatchNorm) OutShape() []int { return k.shape }
+
+// Differentiable implements Kernel.
+func (k *BatchNorm) Differentiable() []bool { return []bool{true, true, true} }
 
 // runs calls f(c, off) for every contiguous run of hw values of one
 // channel (image n, channel c, at off = (n·C + c)·hw) in memory order, the
@@ -91,7 +131,7 @@ func (k *batchNormKernel) differentiable() []bool { return []bool{true, true, tr
 // on its own. Visiting each channel across the batch instead (a stride of
 // C·hw between runs of hw values) left the memory-bound loops two to three
 // times slower on ResNet's 8×8 and 16×16 planes.
-func (k *batchNormKernel) runs(f func(c, off int)) {
+func (k *BatchNorm) runs(f func(c, off int)) {
 	parallelEach(k.n*k.c, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			f(r%k.c, r*k.hw)
@@ -101,7 +141,7 @@ func (k *batchNormKernel) runs(f func(c, off int)) {
 
 // channelSums returns channel c's sums of the pairs in s, added over the
 // images in order: the same float64 values whatever the workers' schedule.
-func (k *batchNormKernel) channelSums(s *runSums, c int) (float64, float64) {
+func (k *BatchNorm) channelSums(s *runSums, c int) (float64, float64) {
 	var a, b float64
 	for n := range k.n {
 		r := n*k.c + c
@@ -111,7 +151,7 @@ func (k *batchNormKernel) channelSums(s *runSums, c int) (float64, float64) {
 }
 
 // fill fills s with f's pair for every run, in a pass of its own.
-func (k *batchNormKernel) fill(s *runSums, f func(c, off int) (float64, float64)) {
+func (k *BatchNorm) fill(s *runSums, f func(c, off int) (float64, float64)) {
 	s.reset(k.n * k.c)
 	k.runs(func(c, off int) {
 		r := off / k.hw
@@ -121,16 +161,16 @@ func (k *batchNormKernel) fill(s *runSums, f func(c, off int) (float64, float64)
 
 // statSums is the pair of sums of the forward pass for the run of channel
 // c at off in x.
-func (k *batchNormKernel) statSums(x []float32) func(c, off int) (float64, float64) {
+func (k *BatchNorm) statSums(x []float32) func(c, off int) (float64, float64) {
 	return func(_, off int) (float64, float64) {
 		run := x[off : off+k.hw]
-		return sums(run, run)
+		return k.vec.sums(run, run)
 	}
 }
 
 // gradSumsOf is the pair of sums of the backward pass for the run of
 // channel c at off in dOut, x.
-func (k *batchNormKernel) gradSumsOf(x, dOut []float32) func(c, off int) (float64, float64) {
+func (k *BatchNorm) gradSumsOf(x, dOut []float32) func(c, off int) (float64, float64) {
 	return func(c, off int) (float64, float64) {
 		return k.gradRunSums(c, x[off:off+k.hw], dOut[off:off+k.hw])
 	}
@@ -138,20 +178,20 @@ func (k *batchNormKernel) gradSumsOf(x, dOut []float32) func(c, off int) (float6
 
 // gradRunSums is Σdy and Σdy·x over one run of channel c (through the
 // activation's derivative when act is set).
-func (k *batchNormKernel) gradRunSums(c int, x, dy []float32) (float64, float64) {
+func (k *BatchNorm) gradRunSums(c int, x, dy []float32) (float64, float64) {
 	if k.act {
-		return sumsMasked(dy, x, k.scale[c], k.shift[c], k.slope)
+		return k.vec.sumsMasked(dy, x, k.scale[c], k.shift[c], k.slope)
 	}
-	return sums(dy, x)
+	return k.vec.sums(dy, x)
 }
 
 // statsObserver fills k.stats from the kernel that writes the batch norm's
 // input, an image at a time.
-func (k *batchNormKernel) statsObserver() imageObserver {
+func (k *BatchNorm) statsObserver() imageObserver {
 	return &runSumsObserver{s: &k.stats, runs: k.n * k.c, fill: func(n int, img []float32) {
 		for c := range k.c {
 			r, run := n*k.c+c, img[c*k.hw:(c+1)*k.hw]
-			k.stats.pairs[2*r], k.stats.pairs[2*r+1] = sums(run, run)
+			k.stats.pairs[2*r], k.stats.pairs[2*r+1] = k.vec.sums(run, run)
 		}
 	}}
 }
@@ -159,7 +199,7 @@ func (k *batchNormKernel) statsObserver() imageObserver {
 // gradsObserver fills k.grads from the kernel that writes the gradient with
 // respect to the batch norm's output, an image at a time. It reads the
 // input and the scale and shift of the last forward pass.
-func (k *batchNormKernel) gradsObserver() imageObserver {
+func (k *BatchNorm) gradsObserver() imageObserver {
 	return &runSumsObserver{s: &k.grads, runs: k.n * k.c, fill: func(n int, img []float32) {
 		for c := range k.c {
 			r := n*k.c + c
@@ -168,7 +208,8 @@ func (k *batchNormKernel) gradsObserver() imageObserver {
 	}}
 }
 
-func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
+// Forward implements Kernel.
+func (k *BatchNorm) Forward(out []float32, in [][]float32) error {
 	x, gamma, beta := in[0], in[1], in[2]
 	k.sumsFor, k.x = nil, x
 	m := float64(k.n * k.hw)
@@ -189,11 +230,11 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 			if m > 1 {
 				unbiased = variance * m / (m - 1)
 			}
-			rm, rv := &k.runMean.Data[c], &k.runVar.Data[c]
+			rm, rv := &k.runMean[c], &k.runVar[c]
 			*rm = float32((1-k.momentum)*float64(*rm) + k.momentum*mean)
 			*rv = float32((1-k.momentum)*float64(*rv) + k.momentum*unbiased)
 		} else {
-			mean, variance = float64(k.runMean.Data[c]), float64(k.runVar.Data[c])
+			mean, variance = float64(k.runMean[c]), float64(k.runVar[c])
 		}
 		istd := 1 / math.Sqrt(variance+k.eps)
 		k.mean[c], k.istd[c] = mean, istd
@@ -203,9 +244,9 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 	k.runs(func(c, off int) {
 		run, o := x[off:off+k.hw], out[off:off+k.hw]
 		if k.act {
-			scaleShiftLeaky(o, run, k.scale[c], k.shift[c], k.slope)
+			k.vec.scaleShiftLeaky(o, run, k.scale[c], k.shift[c], k.slope)
 		} else {
-			scaleShift(o, run, k.scale[c], k.shift[c])
+			k.vec.scaleShift(o, run, k.scale[c], k.shift[c])
 		}
 	})
 	return nil
@@ -213,7 +254,7 @@ func (k *batchNormKernel) forward(out []float32, in [][]float32) error {
 
 // gradSums fills k.sdy and k.sdyx for dOut (through the activation's
 // derivative when act is set) unless they are already for it.
-func (k *batchNormKernel) gradSums(x, dOut []float32) {
+func (k *BatchNorm) gradSums(x, dOut []float32) {
 	if len(dOut) == 0 || k.sumsFor == &dOut[0] {
 		return
 	}
@@ -230,7 +271,8 @@ func (k *batchNormKernel) gradSums(x, dOut []float32) {
 	k.sumsFor = &dOut[0]
 }
 
-func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dOut []float32) error {
+// Backward implements Kernel.
+func (k *BatchNorm) Backward(i int, dIn []float32, in [][]float32, out, dOut []float32) error {
 	x, gamma := in[0], in[1]
 	if len(k.coef) != 4*k.c {
 		k.coef = make([]float32, 4*k.c)
@@ -243,9 +285,9 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dO
 		k.runs(func(c, off int) {
 			g, d := dOut[off:off+k.hw], dIn[off:off+k.hw]
 			if k.act {
-				scaleMasked(d, g, out[off:off+k.hw], k.coef[c], k.slope)
+				k.vec.scaleMasked(d, g, out[off:off+k.hw], k.coef[c], k.slope)
 			} else {
-				scaleShift(d, g, k.coef[c], 0)
+				k.vec.scaleShift(d, g, k.coef[c], 0)
 			}
 		})
 		return nil
@@ -276,50 +318,11 @@ func (k *batchNormKernel) backward(i int, dIn []float32, in [][]float32, out, dO
 		k.runs(func(c, o int) {
 			run, g, d := x[o:o+k.hw], dOut[o:o+k.hw], dIn[o:o+k.hw]
 			if k.act {
-				bnGradMasked(d, g, run, a[c], b[c], mean[c], off[c], k.scale[c], k.shift[c], k.slope)
+				k.vec.bnGradMasked(d, g, run, a[c], b[c], mean[c], off[c], k.scale[c], k.shift[c], k.slope)
 			} else {
-				bnGrad(d, g, run, a[c], b[c], mean[c], off[c])
+				k.vec.bnGrad(d, g, run, a[c], b[c], mean[c], off[c])
 			}
 		})
-	}
-	return nil
-}
-
-// lossKernel reduces logits (N,K) to the sum of a per-example loss; it keeps
-// the per-example values and their gradients for the backward pass.
-type lossKernel struct {
-	n, k   int
-	loss   Loss
-	labels []int
-	losses []float32
-	dz     []float32
-}
-
-func (k *lossKernel) name() string           { return "loss" }
-func (k *lossKernel) outShape() tensor.Shape { return tensor.ScalarShape() }
-func (k *lossKernel) differentiable() []bool { return []bool{true} }
-
-func (k *lossKernel) forward(out []float32, in [][]float32) error {
-	if k.loss == nil || len(k.labels) != k.n {
-		return fmt.Errorf("nn: loss run without a loss or with %d labels for %d examples", len(k.labels), k.n)
-	}
-	if len(k.losses) != k.n {
-		k.losses = make([]float32, k.n)
-		k.dz = make([]float32, k.n*k.k)
-	}
-	k.loss.Eval(in[0], k.k, k.labels, k.losses, k.dz)
-	var s float64
-	for _, v := range k.losses {
-		s += float64(v)
-	}
-	out[0] = float32(s)
-	return nil
-}
-
-func (k *lossKernel) backward(_ int, dIn []float32, _ [][]float32, _, dOut []float32) error {
-	g := dOut[0]
-	for i, v := range k.dz {
-		dIn[i] = g * v
 	}
 	return nil
 }

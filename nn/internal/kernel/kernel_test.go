@@ -1,13 +1,31 @@
-package nn
+package kernel
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
-
-	"gorgonia.org/tensor"
 )
+
+func randSlice(r *rand.Rand, n int, lo, hi float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = lo + (hi-lo)*r.Float32()
+	}
+	return s
+}
+
+// volume is the number of values of a tensor of shape s.
+func volume(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
 
 // naiveConv is the definition of PyTorch's Conv2d (cross-correlation, zero
 // padding) in float64, the reference for the im2col+GEMM kernel.
@@ -39,22 +57,6 @@ func naiveConv(x, w, b []float32, n, c, h, wd, o, kh, kw, stride, pad int) []flo
 		}
 	}
 	return out
-}
-
-// sameValues reports, as a test error naming the first difference, where
-// got and want (the other variant's values, named other) differ.
-func sameValues(t *testing.T, name, other string, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d values, %s %d", name, len(got), other, len(want))
-		return
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("%s[%d]: %v, %s %v", name, i, got[i], other, want[i])
-			return
-		}
-	}
 }
 
 // maxAbsDiff returns max |a−b| and max |b|.
@@ -109,19 +111,17 @@ func convTolerance(k, scale float64) float64 {
 // and through the implicit GEMM in turn (on every GEMM backend; the
 // implicit GEMM copies the rows where the assembly kernels do not run), and
 // im2col once more with the AVX-512 loops off where they run (its Go loops).
-func forEachConvPath(t *testing.T, f func(t *testing.T)) {
-	defer func(p convPath, v bool) { stride1Path, vecAVX512 = p, v }(stride1Path, vecAVX512)
+func forEachConvPath(t *testing.T, f func(t *testing.T, o Options)) {
 	for _, p := range []struct {
 		name string
-		path convPath
-		vec  bool
-	}{{"im2col", convIm2col, vecAVX512}, {"implicit", convImplicit, vecAVX512}, {"implicit-dots", convImplicitDots, vecAVX512},
-		{"implicit-taps", convImplicitTaps, vecAVX512}, {"im2col-go", convIm2col, false}} {
-		if p.name == "im2col-go" && !vecAVX512 {
+		o    Options
+	}{{"im2col", Options{ConvPath: ConvIm2col}}, {"implicit", Options{ConvPath: ConvImplicit}},
+		{"implicit-dots", Options{ConvPath: ConvImplicitDots}}, {"implicit-taps", Options{ConvPath: ConvImplicitTaps}},
+		{"im2col-go", Options{ConvPath: ConvIm2col, GoLoops: true}}} {
+		if p.o.GoLoops && !hasAVX512 {
 			continue
 		}
-		stride1Path, vecAVX512 = p.path, p.vec
-		t.Run(p.name, f)
+		t.Run(p.name, func(t *testing.T) { f(t, p.o) })
 	}
 }
 
@@ -130,7 +130,7 @@ func TestConvKernelMatchesDefinition(t *testing.T) {
 	forEachConvPath(t, testConvForward)
 }
 
-func testConvForward(t *testing.T) {
+func testConvForward(t *testing.T, o Options) {
 	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
@@ -142,12 +142,12 @@ func testConvForward(t *testing.T) {
 				b = randSlice(r, tc.o, -1, 1)
 				in = append(in, b)
 			}
-			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}, tc.stride, tc.pad, tc.bias)
+			k, err := NewConv([]int{tc.n, tc.c, tc.h, tc.w}, []int{tc.o, tc.c, tc.kh, tc.kw}, ConvConfig{Stride: tc.stride, Pad: tc.pad, Bias: tc.bias}, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := make([]float32, k.outShape().TotalSize())
-			if err := k.forward(out, in); err != nil {
+			out := make([]float32, volume(k.OutShape()))
+			if err := k.Forward(out, in); err != nil {
 				t.Fatal(err)
 			}
 			want := naiveConv(x, w, b, tc.n, tc.c, tc.h, tc.w, tc.o, tc.kh, tc.kw, tc.stride, tc.pad)
@@ -172,17 +172,17 @@ func TestConvKernelBackwardMatchesDefinition(t *testing.T) {
 	forEachConvPath(t, testConvBackward)
 }
 
-func testConvBackward(t *testing.T) {
+func testConvBackward(t *testing.T, o Options) {
 	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, 8))
 			x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
 			w := randSlice(r, tc.o*tc.c*tc.kh*tc.kw, -1, 1)
-			k, err := newConvKernel(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}, tc.stride, tc.pad, false)
+			k, err := NewConv([]int{tc.n, tc.c, tc.h, tc.w}, []int{tc.o, tc.c, tc.kh, tc.kw}, ConvConfig{Stride: tc.stride, Pad: tc.pad}, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := randSlice(r, k.outShape().TotalSize(), -1, 1)
+			g := randSlice(r, volume(k.OutShape()), -1, 1)
 			dx, dw := make([]float64, len(x)), make([]float64, len(w))
 			for n := range tc.n {
 				for o := range tc.o {
@@ -208,10 +208,10 @@ func testConvBackward(t *testing.T) {
 			}
 			in := [][]float32{x, w}
 			gotX, gotW := make([]float32, len(x)), make([]float32, len(w))
-			if err := k.backward(0, gotX, in, nil, g); err != nil {
+			if err := k.Backward(0, gotX, in, nil, g); err != nil {
 				t.Fatal(err)
 			}
-			if err := k.backward(1, gotW, in, nil, g); err != nil {
+			if err := k.Backward(1, gotW, in, nil, g); err != nil {
 				t.Fatal(err)
 			}
 			if diff, scale := maxAbsDiff(gotX, dx); diff > convTolerance(float64(tc.o*tc.kh*tc.kw), scale) {
@@ -222,7 +222,7 @@ func testConvBackward(t *testing.T) {
 			}
 			// A second pass reuses the partial sums: it must not add to them.
 			again := make([]float32, len(w))
-			if err := k.backward(1, again, in, nil, g); err != nil {
+			if err := k.Backward(1, again, in, nil, g); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(again, gotW) {
@@ -233,48 +233,49 @@ func testConvBackward(t *testing.T) {
 }
 
 // TestConvKeptPaddedPlanes checks that a kernel keeping its forward pass's
-// padded planes (keepPadded, training graphs) computes the filter gradient
+// padded planes (ConvConfig.KeepPadded, training graphs) computes the filter gradient
 // bit for bit as one that pads each image again (same partial sums over the
 // same values), and that it pads afresh when asked about another input than
 // the forward pass had.
 func TestConvKeptPaddedPlanes(t *testing.T) {
-	forEachConvPath(t, func(t *testing.T) {
+	forEachConvPath(t, func(t *testing.T, o Options) {
 		for _, tc := range convCases {
 			t.Run(tc.name, func(t *testing.T) {
 				r := rand.New(rand.NewPCG(5, 6))
 				x := randSlice(r, tc.n*tc.c*tc.h*tc.w, -1, 1)
 				other := randSlice(r, len(x), -1, 1)
 				w := randSlice(r, tc.o*tc.c*tc.kh*tc.kw, -1, 1)
-				xs, ws := tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.o, tc.c, tc.kh, tc.kw}
-				fresh, err := newConvKernel(xs, ws, tc.stride, tc.pad, false)
+				xs, ws := []int{tc.n, tc.c, tc.h, tc.w}, []int{tc.o, tc.c, tc.kh, tc.kw}
+				cfg := ConvConfig{Stride: tc.stride, Pad: tc.pad}
+				fresh, err := NewConv(xs, ws, cfg, o)
 				if err != nil {
 					t.Fatal(err)
 				}
-				kept, _ := newConvKernel(xs, ws, tc.stride, tc.pad, false)
-				kept.keepPadded = true
-				g := randSlice(r, fresh.outShape().TotalSize(), -1, 1)
+				cfg.KeepPadded = true
+				kept, _ := NewConv(xs, ws, cfg, o)
+				g := randSlice(r, volume(fresh.OutShape()), -1, 1)
 				out := make([]float32, len(g))
 				want, got := make([]float32, len(w)), make([]float32, len(w))
-				if err := fresh.backward(1, want, [][]float32{x, w}, nil, g); err != nil {
+				if err := fresh.Backward(1, want, [][]float32{x, w}, nil, g); err != nil {
 					t.Fatal(err)
 				}
-				if err := kept.forward(out, [][]float32{x, w}); err != nil {
+				if err := kept.Forward(out, [][]float32{x, w}); err != nil {
 					t.Fatal(err)
 				}
 				if kept.implicitForward() != (kept.paddedFor == &x[0]) {
 					t.Fatalf("implicit forward %v, planes kept for x %v", kept.implicitForward(), kept.paddedFor == &x[0])
 				}
-				if err := kept.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+				if err := kept.Backward(1, got, [][]float32{x, w}, nil, g); err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("filter gradient from the kept planes differs")
 				}
 				// The planes now hold another input: x must be padded again.
-				if err := kept.forward(out, [][]float32{other, w}); err != nil {
+				if err := kept.Forward(out, [][]float32{other, w}); err != nil {
 					t.Fatal(err)
 				}
-				if err := kept.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+				if err := kept.Backward(1, got, [][]float32{x, w}, nil, g); err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(got, want) {
@@ -291,15 +292,14 @@ func TestConvKeptPaddedPlanes(t *testing.T) {
 // with the definition's float64 value, tolerance as in
 // TestConvKernelBackwardMatchesDefinition.
 func TestConvFilterGradAcrossPaths(t *testing.T) {
-	defer func(p convPath) { stride1Path = p }(stride1Path)
 	r := rand.New(rand.NewPCG(9, 9))
 	const n, c, h, o = 3, 3, 6, 40
-	k, err := newConvKernel(tensor.Shape{n, c, h, h}, tensor.Shape{o, c, 3, 3}, 1, 1, false)
+	k, err := NewConv([]int{n, c, h, h}, []int{o, c, 3, 3}, ConvConfig{Stride: 1, Pad: 1}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x, w := randSlice(r, n*c*h*h, -1, 1), randSlice(r, o*c*9, -1, 1)
-	g := randSlice(r, k.outShape().TotalSize(), -1, 1)
+	g := randSlice(r, volume(k.OutShape()), -1, 1)
 	want := make([]float64, len(w))
 	for b := range n {
 		for oc := range o {
@@ -320,10 +320,10 @@ func TestConvFilterGradAcrossPaths(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []convPath{convImplicit, convImplicitDots, convIm2col, convImplicit} {
-		stride1Path = p
+	for _, p := range []ConvPath{ConvImplicit, ConvImplicitDots, ConvIm2col, ConvImplicit} {
+		k.opts.ConvPath = p // the same kernel, its buffers sized by the paths before
 		got := make([]float32, len(w))
-		if err := k.backward(1, got, [][]float32{x, w}, nil, g); err != nil {
+		if err := k.Backward(1, got, [][]float32{x, w}, nil, g); err != nil {
 			t.Fatal(err)
 		}
 		if diff, scale := maxAbsDiff(got, want); diff > convTolerance(float64(n*h*h), scale) {
@@ -343,12 +343,12 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 		max       bool
 	}{{"max 2/2", 2, 2, true}, {"max 3/2", 3, 2, true}, {"avg 2/2", 2, 2, false}, {"avg 3/1", 3, 1, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := newPoolKernel(tensor.Shape{n, c, h, w}, tc.k, tc.k, tc.stride, tc.max)
+			k, err := NewPool([]int{n, c, h, w}, tc.k, tc.k, tc.stride, tc.max, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := make([]float32, k.outShape().TotalSize())
-			k.forward(out, [][]float32{x})
+			out := make([]float32, volume(k.OutShape()))
+			k.Forward(out, [][]float32{x})
 			oh, ow := (h-tc.k)/tc.stride+1, (w-tc.k)/tc.stride+1
 			for p := range n * c {
 				for oy := range oh {
@@ -374,12 +374,11 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 		})
 	}
 	t.Run("batch norm training", func(t *testing.T) {
-		mean := &Param{Name: "m", Shape: []int{c}, Data: make([]float32, c)}
-		variance := &Param{Name: "v", Shape: []int{c}, Data: []float32{1, 1, 1}}
-		k, _ := newBatchNormKernel(tensor.Shape{n, c, h, w}, true, 0.1, 1e-5, mean, variance)
+		mean, variance := make([]float32, c), []float32{1, 1, 1}
+		k, _ := NewBatchNorm([]int{n, c, h, w}, BatchNormConfig{Training: true, Momentum: 0.1, Eps: 1e-5, RunMean: mean, RunVar: variance}, Options{})
 		gamma, beta := []float32{0.5, 1, 2}, []float32{0, -1, 3}
 		out := make([]float32, len(x))
-		k.forward(out, [][]float32{x, gamma, beta})
+		k.Forward(out, [][]float32{x, gamma, beta})
 		for ch := range c {
 			var s, q float64
 			m := float64(n * h * w)
@@ -404,10 +403,10 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 				}
 			}
 			// PyTorch's running update with momentum 0.1 and the unbiased variance.
-			if got, want := float64(mean.Data[ch]), 0.1*mu; math.Abs(got-want) > 1e-6 {
+			if got, want := float64(mean[ch]), 0.1*mu; math.Abs(got-want) > 1e-6 {
 				t.Errorf("running mean %v, want %v", got, want)
 			}
-			if got, want := float64(variance.Data[ch]), 0.9+0.1*q/(m-1); math.Abs(got-want) > 1e-6 {
+			if got, want := float64(variance[ch]), 0.9+0.1*q/(m-1); math.Abs(got-want) > 1e-6 {
 				t.Errorf("running variance %v, want %v", got, want)
 			}
 		}
@@ -433,20 +432,19 @@ func TestBatchNormMatchesDefinition(t *testing.T) {
 	}
 	dy := randSlice(r, len(x), -1, 1)
 	gamma, beta := []float32{0.5, 2}, []float32{0.25, -1}
-	mean := &Param{Name: "m", Shape: []int{c}, Data: make([]float32, c)}
-	variance := &Param{Name: "v", Shape: []int{c}, Data: []float32{1, 1}}
-	k, err := newBatchNormKernel(tensor.Shape{n, c, h, w}, true, 0.1, 1e-5, mean, variance)
+	cfg := BatchNormConfig{Training: true, Momentum: 0.1, Eps: 1e-5, RunMean: make([]float32, c), RunVar: []float32{1, 1}}
+	k, err := NewBatchNorm([]int{n, c, h, w}, cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := [][]float32{x, gamma, beta}
 	out, dx := make([]float32, len(x)), make([]float32, len(x))
 	dGamma, dBeta := make([]float32, c), make([]float32, c)
-	if err := k.forward(out, in); err != nil {
+	if err := k.Forward(out, in); err != nil {
 		t.Fatal(err)
 	}
 	for i, d := range [][]float32{dx, dGamma, dBeta} {
-		if err := k.backward(i, d, in, out, dy); err != nil {
+		if err := k.Backward(i, d, in, out, dy); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -509,12 +507,12 @@ func TestElementwiseKernelsOnLongTensors(t *testing.T) {
 	x[0], x[1], x[n-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
 	same := func(a, b float32) bool { return a == b || (a != a && b != b) }
 	for _, slope := range []float32{0, 0.1} {
-		k := &leakyReLUKernel{shape: tensor.Shape{n}, slope: slope}
+		k := NewLeakyReLU([]int{n}, slope, Options{})
 		out, dIn := make([]float32, n), make([]float32, n)
-		if err := k.forward(out, [][]float32{x}); err != nil {
+		if err := k.Forward(out, [][]float32{x}); err != nil {
 			t.Fatal(err)
 		}
-		if err := k.backward(0, dIn, [][]float32{x}, out, g); err != nil {
+		if err := k.Backward(0, dIn, [][]float32{x}, out, g); err != nil {
 			t.Fatal(err)
 		}
 		for i, v := range x {
@@ -527,12 +525,12 @@ func TestElementwiseKernelsOnLongTensors(t *testing.T) {
 			}
 		}
 	}
-	k := &addKernel{shape: tensor.Shape{n}}
+	k := NewAdd([]int{n}, Options{})
 	out, dIn := make([]float32, n), make([]float32, n)
-	if err := k.forward(out, [][]float32{x, y}); err != nil {
+	if err := k.Forward(out, [][]float32{x, y}); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.backward(0, dIn, [][]float32{x, y}, out, g); err != nil {
+	if err := k.Backward(0, dIn, [][]float32{x, y}, out, g); err != nil {
 		t.Fatal(err)
 	}
 	for i := range x {
@@ -555,12 +553,12 @@ func TestMaxPool2MatchesGeneralLoop(t *testing.T) {
 			x[i] = float32(math.NaN())
 		}
 	}
-	k, err := newPoolKernel(tensor.Shape{n, c, h, w}, 2, 2, 2, true)
+	k, err := NewPool([]int{n, c, h, w}, 2, 2, 2, true, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]float32, k.outShape().TotalSize())
-	if err := k.forward(out, [][]float32{x}); err != nil {
+	out := make([]float32, volume(k.OutShape()))
+	if err := k.Forward(out, [][]float32{x}); err != nil {
 		t.Fatal(err)
 	}
 	for p := range n * c {
@@ -583,3 +581,31 @@ func TestMaxPool2MatchesGeneralLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestConstructorsRejectBadShapes checks that the constructors' errors wrap
+// ErrShape and name shapes as nn's tensors print them.
+func TestConstructorsRejectBadShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		err        error
+	}{
+		{"conv channels", "conv input (2, 3, 8, 8) with kernel (4, 2, 3, 3)",
+			second(NewConv([]int{2, 3, 8, 8}, []int{4, 2, 3, 3}, ConvConfig{Stride: 1}, Options{}))},
+		{"conv no output", "conv of (1, 1, 2, 2) by (1, 1, 5, 5) with stride 1, padding 0 has no output",
+			second(NewConv([]int{1, 1, 2, 2}, []int{1, 1, 5, 5}, ConvConfig{Stride: 1}, Options{}))},
+		{"conv stride 0", "stride 0",
+			second(NewConv([]int{1, 1, 4, 4}, []int{1, 1, 3, 3}, ConvConfig{}, Options{}))},
+		{"dense", "dense input (2, 5) with weight (3, 4)", second(NewDense([]int{2, 5}, []int{3, 4}, true))},
+		{"pool", "pooling (1, 2, 3, 3) with window 4x4", second(NewPool([]int{1, 2, 3, 3}, 4, 4, 1, true, Options{}))},
+		{"batch norm rank", "batch norm input (2, 3, 4)",
+			second(NewBatchNorm([]int{2, 3, 4}, BatchNormConfig{RunMean: make([]float32, 3), RunVar: make([]float32, 3)}, Options{}))},
+		{"batch norm channels", "batch norm over 2 channels, input (2, 3)",
+			second(NewBatchNorm([]int{2, 3}, BatchNormConfig{RunMean: make([]float32, 2), RunVar: make([]float32, 2)}, Options{}))},
+	} {
+		if !errors.Is(tc.err, ErrShape) || !strings.Contains(fmt.Sprint(tc.err), tc.want) {
+			t.Errorf("%s: error %v, want ErrShape naming %q", tc.name, tc.err, tc.want)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
