@@ -13,7 +13,9 @@ import (
 
 // Layer is one step of a network: a convolution, an activation, a residual
 // unit. Layers are built with the constructors of this package (Conv, Dense,
-// ReLU, …) and composed with NewNetwork; the interface is sealed.
+// ReLU, …) and composed with NewNetwork; the interface is sealed, and a
+// layer of the user's own is a Func (its forward and backward passes on
+// float32 slices).
 type Layer interface {
 	// setup checks the input shape (C,H,W) or (F), creates the layer's
 	// parameters under prefix and returns the output shape.
