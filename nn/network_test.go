@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	rqblas "github.com/robustq/robustq/internal/blas"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -387,6 +388,9 @@ func TestFusedBatchNormSums(t *testing.T) {
 // BatchNorm.channelSums),
 // never of per-worker sums.
 func TestGradientsIndependentOfWorkers(t *testing.T) {
+	if !rqblas.Kernels() {
+		t.Skip("holds where robustq's GEMM kernels run; with " + rqblas.Backend() + " the sums can differ in the last bits with GOMAXPROCS")
+	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	r := rand.New(rand.NewPCG(25, 26))
 	const n = 20 // more images than filterGradChunks, not a multiple of it

@@ -27,8 +27,11 @@
 //
 // # Invariants
 //
-//   - Results do not depend on the number of workers: sums over a batch are
-//     partial sums over fixed ranges of images, added in a fixed order.
+//   - Where robustq's assembly GEMM kernels run, results do not depend on
+//     the number of workers: sums over a batch are partial sums over fixed
+//     ranges of images, added in a fixed order. On the OpenBLAS and gonum
+//     backends (no AVX-512, or the noasm tag) they can differ in the last
+//     bits with GOMAXPROCS.
 //   - Bad shapes give errors wrapping ErrShape (nn.ErrShape) when a kernel
 //     is built; Forward and Backward take slices of the lengths the shapes
 //     say.
