@@ -63,6 +63,17 @@
 //	acc, err := nn.Accuracy(net, test.X, test.Y, 0)
 //	err = net.SaveFile("mnist.safetensors", nil) // loads into PyTorch too
 //
+// # Why the contracts live here
+//
+// The interfaces that attacks, defenses and quantizers program against
+// (Classifier, Model, Trainable, Loss, Spec and the errors) are in this
+// package, beside the Gorgonia networks, so importing attack links
+// Gorgonia. A separate contracts package would spare that to a user whose
+// model comes from elsewhere, at the cost of one more public package than
+// the design's seven; the contracts stay here until a user needs the
+// smaller binary. The compute engine has its own package,
+// nn/internal/kernel, which does not import Gorgonia.
+//
 // # Invariants
 //
 //   - Parameters are float32 in PyTorch's layouts: conv (out,in,kh,kw), dense
