@@ -84,10 +84,12 @@
 //   - ReLU's derivative at exactly 0 is 0, as in PyTorch (Gorgonia's Rectify
 //     gives 1, which changes input gradients on MNIST's zero background).
 //   - The same seed gives the same initial weights, the same shuffling and
-//     the same trained weights, whatever GOMAXPROCS is: every sum over a
-//     batch is made of partial sums over fixed ranges of images, added in a
-//     fixed order (TestGradientsIndependentOfWorkers compares 1, 2 and 3
-//     workers bit for bit).
+//     the same trained weights. Where robustq's AVX-512 GEMM kernels run
+//     they do whatever GOMAXPROCS is: every sum over a batch is made of
+//     partial sums over fixed ranges of images, added in a fixed order
+//     (TestGradientsIndependentOfWorkers compares 1, 2 and 3 workers bit
+//     for bit). On the OpenBLAS and gonum backends they can differ in the
+//     last bits from one GOMAXPROCS to another.
 //   - A Network is not safe for concurrent use; Clone gives an independent copy.
 //   - Bad input (wrong lengths, NaN, labels out of range, mismatched weight
 //     files) returns an error wrapping ErrShape, ErrNonFinite, ErrLabel or
