@@ -108,13 +108,6 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 	ch, h, w := p.spec.Channels, p.spec.Height, p.spec.Width
 	eps := a.Eps
 	rngs := p.rngs(a.Seed)
-	margin := func(z []float32) []float32 {
-		o := p.objective(z, nn.CWMargin{})
-		for i := range o {
-			o[i] = -o[i]
-		}
-		return o
-	}
 
 	best := p.start()
 	for i := 0; i < n; i++ {
@@ -139,7 +132,7 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 	if err != nil {
 		return nil, err
 	}
-	bestMargin, fooled := margin(z), p.fooled(z)
+	bestMargin, fooled := p.squareMargin(z), p.fooled(z)
 
 	cand := make([]float32, len(best))
 	for it := 1; it < queries && !allTrue(fooled); it++ {
@@ -187,7 +180,7 @@ func (a Square) Perturb(ctx context.Context, m nn.Classifier, x []float32, y []i
 		if err != nil {
 			return nil, err
 		}
-		newMargin, newFooled := margin(z), p.fooled(z)
+		newMargin, newFooled := p.squareMargin(z), p.fooled(z)
 		for i := 0; i < n; i++ {
 			if fooled[i] || newMargin[i] >= bestMargin[i] {
 				continue

@@ -83,13 +83,6 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 	n, d := p.n, p.d
 	ch, h, w := p.spec.Channels, p.spec.Height, p.spec.Width
 	rngs := p.rngs(a.Seed)
-	margin := func(z []float32) []float32 {
-		o := p.objective(z, nn.CWMargin{})
-		for i := range o {
-			o[i] = -o[i]
-		}
-		return o
-	}
 	best := p.start()
 	side := max(h/5, 1)
 	off := max((h-side*5)/2, 0)
@@ -119,9 +112,11 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 	if err != nil {
 		return nil, err
 	}
-	bestMargin, fooled := margin(z), p.fooled(z)
+	bestMargin, fooled := p.squareMargin(z), p.fooled(z)
 
 	cand := make([]float32, len(best))
+	cur := make([]float64, d)  // an example's current perturbation
+	nw := make([]float64, h*w) // window 1's new content
 	for it := 1; it < queries && !allTrue(fooled); it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -140,7 +135,6 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 			rng := rngs[i]
 			xrow, brow := p.x[i*d:(i+1)*d], best[i*d:(i+1)*d]
 			// The current perturbation, as the clipped image has it.
-			cur := make([]float64, d)
 			var imgNorm2 float64
 			for j := range cur {
 				cur[j] = float64(brow[j]) - float64(xrow[j])
@@ -170,7 +164,6 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 				// plus the old content at unit norm, rescaled to carry the
 				// union's norm plus a share of the unused budget.
 				sgn := float64(2*rng.IntN(2) - 1)
-				nw := make([]float64, s*s)
 				var nn2 float64
 				for r := range s {
 					for q := range s {
@@ -199,7 +192,7 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 		if err != nil {
 			return nil, err
 		}
-		newMargin, newFooled := margin(z), p.fooled(z)
+		newMargin, newFooled := p.squareMargin(z), p.fooled(z)
 		for i := range n {
 			if fooled[i] || (newMargin[i] >= bestMargin[i] && !newFooled[i]) {
 				continue
@@ -209,4 +202,14 @@ func (a Square) perturbL2(ctx context.Context, m nn.Classifier, p *problem, quer
 		}
 	}
 	return best, nil
+}
+
+// squareMargin returns the margin Square lowers, z_y − max_{j≠y} z_j
+// (targeted: max_{j≠t} z_j − z_t), per example.
+func (p *problem) squareMargin(z []float32) []float32 {
+	o := p.objective(z, nn.CWMargin{})
+	for i := range o {
+		o[i] = -o[i]
+	}
+	return o
 }

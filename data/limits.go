@@ -30,9 +30,9 @@ func (l Limits) maxExamples(pixels int) int64 {
 // check reports ErrTooLarge when n examples of the given pixel count do not
 // fit in l; what names the data.
 func (l Limits) check(n int64, pixels int, what string) error {
-	if max := l.maxExamples(pixels); n > max {
+	if limit := l.maxExamples(pixels); n > limit {
 		return fmt.Errorf("%w: %s: %d examples take %d bytes decoded, over the limit of %d examples (raise data.Limits.MaxBytes)",
-			ErrTooLarge, what, n, n*(4*int64(pixels)+8), max)
+			ErrTooLarge, what, n, n*(4*int64(pixels)+8), limit)
 	}
 	return nil
 }

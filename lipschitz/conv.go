@@ -97,7 +97,7 @@ func (a *ConvOperator) Apply(dst, x []float64) {
 		panic(fmt.Sprintf("lipschitz: ConvOperator.Apply: len(dst) = %d, len(x) = %d, want %d and %d", len(dst), len(x), r, c))
 	}
 	k, p := a.in*a.kh*a.kw, a.ho*a.wo
-	col := a.scratch()
+	col := a.colBuffer()
 	a.im2col(col, x)
 	// dst (out×P) = W (out×K) · col (K×P).
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
@@ -117,7 +117,7 @@ func (a *ConvOperator) ApplyTranspose(dst, y []float64) {
 		panic(fmt.Sprintf("lipschitz: ConvOperator.ApplyTranspose: len(dst) = %d, len(y) = %d, want %d and %d", len(dst), len(y), c, r))
 	}
 	k, p := a.in*a.kh*a.kw, a.ho*a.wo
-	col := a.scratch()
+	col := a.colBuffer()
 	// col (K×P) = Wᵀ (K×out) · y (out×P).
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 		blas64.General{Rows: a.out, Cols: k, Stride: k, Data: a.w},
@@ -126,7 +126,7 @@ func (a *ConvOperator) ApplyTranspose(dst, y []float64) {
 	a.col2im(dst, col)
 }
 
-func (a *ConvOperator) scratch() []float64 {
+func (a *ConvOperator) colBuffer() []float64 {
 	if a.col == nil {
 		a.col = make([]float64, a.in*a.kh*a.kw*a.ho*a.wo)
 	}

@@ -355,7 +355,7 @@ func (k *Conv) padImage(x, padded []float32) {
 	}
 }
 
-func (k *Conv) scratch(w int) []float32 { return k.cols[w] }
+func (k *Conv) colBuffer(w int) []float32 { return k.cols[w] }
 
 // transposeGrad writes one image's output gradient d (O,OH,OW) into gt
 // over the wide positions, position-major: gt[(oy·wp + ox)·o16 + oc] =
@@ -689,7 +689,7 @@ func (k *Conv) Forward(out []float32, in [][]float32) error {
 		return nil
 	}
 	parallelEach(k.n, func(wk, lo, hi int) {
-		col := k.scratch(wk)
+		col := k.colBuffer(wk)
 		for n := lo; n < hi; n++ {
 			k.im2col(x[n*chw:(n+1)*chw], col)
 			o := out[n*k.o*ohw : (n+1)*k.o*ohw]
@@ -731,7 +731,7 @@ func (k *Conv) Backward(i int, dIn []float32, in [][]float32, _, dOut []float32)
 			defer k.gradObserver.finish(dIn)
 		}
 		parallelEach(k.n, func(wk, lo, hi int) {
-			col := k.scratch(wk)
+			col := k.colBuffer(wk)
 			for n := lo; n < hi; n++ {
 				d := dIn[n*chw : (n+1)*chw]
 				k.packedWT.Sgemm(blas.NoTrans, ohw, dOut[n*k.o*ohw:], ohw, 0, col, ohw)
@@ -814,7 +814,7 @@ func (k *Conv) Backward(i int, dIn []float32, in [][]float32, _, dOut []float32)
 			})
 		} else {
 			parallelChunks(k.n, chunks, func(wk, j, lo, hi int) {
-				col := k.scratch(wk)
+				col := k.colBuffer(wk)
 				acc := partial[j]
 				clear(acc)
 				for n := lo; n < hi; n++ {
