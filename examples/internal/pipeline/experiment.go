@@ -67,6 +67,8 @@ type Experiment struct {
 	Log             io.Writer
 
 	started   time.Time
+	evalStart time.Time // when the models were ready
+	rowsRun   float64   // seconds of the rows computed (not loaded) by this run
 	scheme    Scheme
 	schemeAcc []float64 // Orig. (Q) clean accuracy of each of Schemes
 	muTable   string
@@ -134,6 +136,7 @@ func (e *Experiment) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(e.Log, "models published in %s\n", e.Publish)
 	}
+	e.evalStart = time.Now()
 	for _, key := range append(slices.Clone(e.Rows), e.Substitute) {
 		if e.nets[key] == nil {
 			return fmt.Errorf("experiment %s: row or substitute %q is not one of its regimes", e.Name, key)
@@ -239,7 +242,7 @@ func (e *Experiment) adaptive() []attack.Attack {
 
 func (e *Experiment) cw() attack.Attack {
 	p := e.Profile
-	return attack.CW{Steps: p.CWSteps, LR: p.CWLR, BinarySteps: p.CWBinary, InitialConst: p.CWConst}
+	return attack.CW{Steps: p.CWSteps, LR: p.CWLR, BinarySteps: p.CWBinary, InitialConst: p.CWConst, AbortEarly: p.CWAbortEarly}
 }
 
 // precompute crafts the examples that do not depend on the row: transfers
@@ -262,7 +265,8 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 	}
 	var shared []attack.Attack
 	for _, s := range specs {
-		pc, err := Precompute(ctx, s.name, s.a, sub, at.X, at.Y, p.Batch)
+		path := filepath.Join(e.Cache, "transfer", transferKey(p, e.Seed, s.name, sub, at.X)+".safetensors")
+		pc, err := precomputeCached(ctx, path, s.name, s.a, sub, at.X, at.Y, p.Batch, e.Log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -271,8 +275,9 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 	sub.ReleaseGraphs()
 	fromBase := map[string]attack.Attack{}
 	for _, key := range e.Rows {
-		pc, err := Precompute(ctx, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
-			e.nets[key], at.X, at.Y, p.Batch)
+		path := filepath.Join(e.Cache, "transfer", transferKey(p, e.Seed, "T-PGD-fp", e.nets[key], at.X)+".safetensors")
+		pc, err := precomputeCached(ctx, path, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
+			e.nets[key], at.X, at.Y, p.Batch, e.Log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -354,6 +359,7 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 		}
 	}
 	res.Seconds = time.Since(t0).Seconds()
+	e.rowsRun += res.Seconds
 	res.Checksum = res.sum()
 	if b, err := json.Marshal(res); err == nil {
 		if err := os.MkdirAll(filepath.Dir(cachePath), 0o755); err == nil {

@@ -3,9 +3,14 @@ package pipeline
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/robustq/robustq/attack"
 	"github.com/robustq/robustq/nn"
@@ -68,4 +73,51 @@ func (p *Precomputed) Perturb(_ context.Context, _ nn.Classifier, x []float32, _
 		copy(out[i*p.size:], adv)
 	}
 	return out, nil
+}
+
+// precomputeCached is Precompute, saved to path (safetensors, written
+// atomically) and loaded from there by a later run, so that a resumed run
+// does not craft the transfer examples again. path must name everything
+// the examples depend on (see transferKey); a file that does not hold
+// exactly one tensor of len(x) values is computed again.
+func precomputeCached(ctx context.Context, path, name string, a attack.Attack, m nn.Classifier, x []float32, y []int, batch int, log io.Writer) (*Precomputed, error) {
+	e := m.Spec().ExampleSize()
+	ts, _, err := nn.ReadTensorsFile(path)
+	switch {
+	case err == nil && len(ts) == 1 && len(ts[0].Data) == len(x):
+		p := &Precomputed{name: name, threat: a.Threat(), adv: map[uint64][]float32{}, size: e}
+		for i := 0; i*e < len(x); i++ {
+			p.adv[exampleKey(x[i*e:(i+1)*e])] = ts[0].Data[i*e : (i+1)*e]
+		}
+		return p, nil
+	case err == nil:
+		fmt.Fprintf(log, "%s: cached examples %s do not match the images; crafting them again\n", name, path)
+	case !errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(log, "%s: cached examples %s are unreadable (%v); crafting them again\n", name, path, err)
+	}
+	p, err := Precompute(ctx, name, a, m, x, y, batch)
+	if err != nil {
+		return nil, err
+	}
+	adv := make([]float32, 0, len(x))
+	for i := 0; i*e < len(x); i++ {
+		adv = append(adv, p.adv[exampleKey(x[i*e:(i+1)*e])]...)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	t := nn.Tensor{Name: "adv", Shape: []int{len(y), e}, Data: adv}
+	if err := nn.WriteTensorsFile(path, []nn.Tensor{t}, map[string]string{"attack": name}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// transferKey names precomputed examples: the profile (every attack
+// setting and the image count), the seed, the attack's name, the weights of
+// the model they were crafted on and the images themselves.
+func transferKey(p Profile, seed uint64, name string, m *nn.Network, x []float32) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%+v", p)
+	return fmt.Sprintf("%s-%08x-s%d-%s-%016x-%016x", p.Name, h.Sum32(), seed, fileName(name), weightsHash(m), exampleKey(x))
 }

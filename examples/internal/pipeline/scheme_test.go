@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/robustq/robustq/attack"
 	"github.com/robustq/robustq/data"
 	"github.com/robustq/robustq/defense"
 	"github.com/robustq/robustq/nn"
@@ -71,6 +72,9 @@ func TestRowKeyChanges(t *testing.T) {
 	p3 := p
 	p3.NAttack++
 	check("image count", rowKey(p3, 1, "Orig. (Q)", row, base, sub))
+	p4 := p
+	p4.CWAbortEarly = !p4.CWAbortEarly
+	check("CW abort-early", rowKey(p4, 1, "Orig. (Q)", row, base, sub))
 	check("seed", rowKey(p, 2, "Orig. (Q)", row, base, sub))
 	check("label", rowKey(p, 1, "Orig.", row, base, sub))
 	w := row.Param("fc.weight").Data
@@ -307,5 +311,56 @@ func TestVerdictSynthetic(t *testing.T) {
 	}, lip(2))
 	if n := strings.Count(small, "undecided at this sample size"); n < 8 {
 		t.Errorf("small case has %d undecided:\n%s", n, small)
+	}
+}
+
+// Transfer examples are saved and loaded back unchanged, under a key that
+// changes with the profile, the seed, the attack, the source model and the
+// images; a file that does not match the images is crafted again.
+func TestPrecomputeCached(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	m, _ := tiny(r)
+	other, _ := tiny(r)
+	p, _ := MNISTProfile("smoke")
+	d := m.Spec().ExampleSize()
+	x := make([]float32, 3*d)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	y := []int{0, 1, 2}
+	a := attack.FGSM{Eps: 0.1}
+	path := t.TempDir() + "/t.safetensors"
+	var log bytes.Buffer
+	first, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x, y, 2, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := first.Perturb(context.Background(), m, x, y)
+	again, err := precomputeCached(context.Background(), path, "T-FGSM", a, other, x, y, 2, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := again.Perturb(context.Background(), m, x, y); !slices.Equal(got, want) {
+		t.Error("examples loaded from the cache differ from the ones crafted")
+	}
+	if _, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x[:2*d], y[:2], 2, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "do not match") {
+		t.Errorf("a cached file for 3 images was used for 2; log: %q", log.String())
+	}
+	key := transferKey(p, 1, "T-FGSM", m, x)
+	p2 := p
+	p2.Eps /= 2
+	for name, k := range map[string]string{
+		"profile": transferKey(p2, 1, "T-FGSM", m, x),
+		"seed":    transferKey(p, 2, "T-FGSM", m, x),
+		"attack":  transferKey(p, 1, "T-PGD", m, x),
+		"model":   transferKey(p, 1, "T-FGSM", other, x),
+		"images":  transferKey(p, 1, "T-FGSM", m, x[:2*d]),
+	} {
+		if k == key {
+			t.Errorf("another %s gives the same key %s", name, k)
+		}
 	}
 }
