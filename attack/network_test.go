@@ -22,7 +22,7 @@ func (c cloneable) CloneModel() nn.Model { return cloneable{c.Network.Clone()} }
 func tinyCNN(t testing.TB) cloneable {
 	t.Helper()
 	n, err := nn.NewNetwork("tiny", [3]int{1, 8, 8}, rand.New(rand.NewPCG(1, 1)),
-		nn.Conv("conv", 4, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2), nn.Flatten(), nn.Dense("fc", 10))
+		&nn.ConvLayer{Name: "conv", Out: 4, Kernel: 3, Padding: 1, Bias: true}, nn.ReLU(), nn.MaxPool(2, 2), nn.Flatten(), nn.Dense("fc", 10))
 	if err != nil {
 		t.Fatal(err)
 	}

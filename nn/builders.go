@@ -11,8 +11,8 @@ import (
 // parameters). Layer names are conv1, conv2, fc1, fc2.
 func MNISTCNN(rng *rand.Rand) (*Network, error) {
 	return NewNetwork("mnist-cnn", [3]int{1, 28, 28}, rng,
-		Conv("conv1", 32, 5, 1, 2, true), ReLU(), MaxPool(2, 2),
-		Conv("conv2", 64, 5, 1, 2, true), ReLU(), MaxPool(2, 2),
+		&ConvLayer{Name: "conv1", Out: 32, Kernel: 5, Padding: 2, Bias: true}, ReLU(), MaxPool(2, 2),
+		&ConvLayer{Name: "conv2", Out: 64, Kernel: 5, Padding: 2, Bias: true}, ReLU(), MaxPool(2, 2),
 		Flatten(), Dense("fc1", 1024), ReLU(), Dense("fc2", 10))
 }
 
@@ -22,9 +22,9 @@ func MNISTCNN(rng *rand.Rand) (*Network, error) {
 // conv5×5×128 – ReLU – FC 10. Layer names are conv1, conv2, conv3, fc.
 func SubstituteCNN(rng *rand.Rand) (*Network, error) {
 	return NewNetwork("substitute-cnn", [3]int{1, 28, 28}, rng,
-		Conv("conv1", 64, 8, 2, 3, true), ReLU(),
-		Conv("conv2", 128, 6, 2, 0, true), ReLU(),
-		Conv("conv3", 128, 5, 1, 0, true), ReLU(),
+		&ConvLayer{Name: "conv1", Out: 64, Kernel: 8, Stride: 2, Padding: 3, Bias: true}, ReLU(),
+		&ConvLayer{Name: "conv2", Out: 128, Kernel: 6, Stride: 2, Bias: true}, ReLU(),
+		&ConvLayer{Name: "conv3", Out: 128, Kernel: 5, Bias: true}, ReLU(),
 		Flatten(), Dense("fc", 10))
 }
 
@@ -39,7 +39,7 @@ func WideResNet32(w int, rng *rand.Rand) (*Network, error) {
 	if w < 1 {
 		return nil, fmt.Errorf("nn: WideResNet32 width %d, want ≥ 1", w)
 	}
-	layers := []Layer{Conv("stem", 16, 3, 1, 1, false)}
+	layers := []Layer{&ConvLayer{Name: "stem", Out: 16, Kernel: 3, Padding: 1}}
 	u := 0
 	for stage, c := range []int{16 * w, 32 * w, 64 * w} {
 		for i := range 5 {
@@ -47,7 +47,7 @@ func WideResNet32(w int, rng *rand.Rand) (*Network, error) {
 			if stage > 0 && i == 0 {
 				stride = 2
 			}
-			layers = append(layers, Residual(fmt.Sprintf("units.%d", u), c, stride, 0.1))
+			layers = append(layers, &ResidualUnit{Name: fmt.Sprintf("units.%d", u), Out: c, Stride: stride, Slope: 0.1})
 			u++
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // A small network built from layers, its shape and parameter names.
 func ExampleNewNetwork() {
 	net, err := nn.NewNetwork("small", [3]int{1, 8, 8}, rand.New(rand.NewPCG(1, 1)),
-		nn.Conv("conv", 4, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2),
+		&nn.ConvLayer{Name: "conv", Out: 4, Kernel: 3, Padding: 1, Bias: true}, nn.ReLU(), nn.MaxPool(2, 2),
 		nn.Flatten(), nn.Dense("fc", 10))
 	if err != nil {
 		fmt.Println(err)

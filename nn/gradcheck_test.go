@@ -140,43 +140,43 @@ func TestGradients(t *testing.T) {
 		layers func() []Layer
 	}{
 		{"conv stride1 pad1 bias", [3]int{3, 6, 5}, func() []Layer {
-			return []Layer{Conv("c", 5, 3, 1, 1, true), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 5, Kernel: 3, Padding: 1, Bias: true}, Flatten(), Dense("fc", 4)}
 		}},
 		{"conv stride2 pad2 nobias", [3]int{2, 7, 7}, func() []Layer {
-			return []Layer{Conv("c", 3, 5, 2, 2, false), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 5, Stride: 2, Padding: 2}, Flatten(), Dense("fc", 4)}
 		}},
 		{"conv 1x1 stride2 pad0", [3]int{3, 5, 6}, func() []Layer {
-			return []Layer{Conv("c", 7, 1, 2, 0, false), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 7, Kernel: 1, Stride: 2}, Flatten(), Dense("fc", 4)}
 		}},
 		{"dense relu dense", [3]int{1, 3, 4}, func() []Layer {
 			return []Layer{Flatten(), Dense("fc1", 9), ReLU(), Dense("fc2", 4)}
 		}},
 		{"leaky relu", [3]int{2, 4, 4}, func() []Layer {
-			return []Layer{Conv("c", 3, 3, 1, 1, true), LeakyReLU(0.1), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1, Bias: true}, LeakyReLU(0.1), Flatten(), Dense("fc", 4)}
 		}},
 		{"max pool 2/2", [3]int{2, 6, 6}, func() []Layer {
-			return []Layer{Conv("c", 3, 3, 1, 1, true), MaxPool(2, 2), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1, Bias: true}, MaxPool(2, 2), Flatten(), Dense("fc", 4)}
 		}},
 		{"max pool 3/2 overlapping", [3]int{2, 7, 7}, func() []Layer {
-			return []Layer{Conv("c", 3, 3, 1, 1, true), MaxPool(3, 2), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1, Bias: true}, MaxPool(3, 2), Flatten(), Dense("fc", 4)}
 		}},
 		{"avg pool 2/2", [3]int{2, 6, 6}, func() []Layer {
-			return []Layer{Conv("c", 3, 3, 1, 1, true), AvgPool(2, 2), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1, Bias: true}, AvgPool(2, 2), Flatten(), Dense("fc", 4)}
 		}},
 		{"global avg pool", [3]int{2, 5, 3}, func() []Layer {
-			return []Layer{Conv("c", 6, 3, 1, 1, true), GlobalAvgPool(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 6, Kernel: 3, Padding: 1, Bias: true}, GlobalAvgPool(), Dense("fc", 4)}
 		}},
 		{"batch norm", [3]int{2, 4, 4}, func() []Layer {
-			return []Layer{Conv("c", 3, 3, 1, 1, false), BatchNorm("bn"), LeakyReLU(0.1), Flatten(), Dense("fc", 4)}
+			return []Layer{&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1}, BatchNorm("bn"), LeakyReLU(0.1), Flatten(), Dense("fc", 4)}
 		}},
 		{"batch norm flat", [3]int{1, 3, 3}, func() []Layer {
 			return []Layer{Flatten(), Dense("fc1", 5), BatchNorm("bn"), Dense("fc2", 4)}
 		}},
 		{"residual identity", [3]int{4, 5, 5}, func() []Layer {
-			return []Layer{Residual("u", 4, 1, 0.1), GlobalAvgPool(), Dense("fc", 4)}
+			return []Layer{&ResidualUnit{Name: "u", Out: 4, Slope: 0.1}, GlobalAvgPool(), Dense("fc", 4)}
 		}},
 		{"residual projection stride2", [3]int{3, 6, 6}, func() []Layer {
-			return []Layer{Residual("u", 5, 2, 0.1), GlobalAvgPool(), Dense("fc", 4)}
+			return []Layer{&ResidualUnit{Name: "u", Out: 5, Stride: 2, Slope: 0.1}, GlobalAvgPool(), Dense("fc", 4)}
 		}},
 		// Identity units in a row: the gradient at each sum is shared by
 		// both of its inputs (sumKernel), and each unit's input adds it to
@@ -185,7 +185,7 @@ func TestGradients(t *testing.T) {
 		// central differences went -0.0133 at h = 1e-3, -0.01033 at 1e-4,
 		// against an analytic -0.01028.)
 		{"residual identity x3", [3]int{4, 5, 5}, func() []Layer {
-			return []Layer{Residual("u1", 4, 1, 0.1), Residual("u2", 4, 1, 0.1), Residual("u3", 4, 1, 0.1), GlobalAvgPool(), Dense("fc", 4)}
+			return []Layer{&ResidualUnit{Name: "u1", Out: 4, Slope: 0.1}, &ResidualUnit{Name: "u2", Out: 4, Slope: 0.1}, &ResidualUnit{Name: "u3", Out: 4, Slope: 0.1}, GlobalAvgPool(), Dense("fc", 4)}
 		}},
 	}
 	for _, tc := range tests {

@@ -20,8 +20,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	for _, build := range []func(*rand.Rand) (*Network, error){
 		MNISTCNN,
 		func(r *rand.Rand) (*Network, error) {
-			return NewNetwork("tiny-resnet", [3]int{3, 8, 8}, r, Conv("stem", 4, 3, 1, 1, false),
-				Residual("units.0", 6, 2, 0.1), BatchNorm("bn"), LeakyReLU(0.1), GlobalAvgPool(), Dense("fc", 10))
+			return NewNetwork("tiny-resnet", [3]int{3, 8, 8}, r, &ConvLayer{Name: "stem", Out: 4, Kernel: 3, Padding: 1},
+				&ResidualUnit{Name: "units.0", Out: 6, Stride: 2, Slope: 0.1}, BatchNorm("bn"), LeakyReLU(0.1), GlobalAvgPool(), Dense("fc", 10))
 		},
 	} {
 		a, err := build(rand.New(rand.NewPCG(1, 2)))

@@ -81,19 +81,18 @@ func (b *builder) node(p *Param) *G.Node { return b.nodes[p.Name] }
 func (b *builder) own(p *Param) *Param { return b.params[p.Name] }
 
 // ConvLayer is a 2-D convolution (cross-correlation, zero padding) with an
-// optional bias. Weight shape (Out, In, K, K).
+// optional bias, Out filters of size Kernel×Kernel; weight shape (Out, In,
+// Kernel, Kernel). Use it as a literal:
+//
+//	&nn.ConvLayer{Name: "conv1", Out: 32, Kernel: 5, Padding: 2, Bias: true}
 type ConvLayer struct {
-	Name            string
-	Out, Kernel     int
+	Name        string
+	Out, Kernel int
+	// Stride is the step between windows; 0 means 1. Padding is the zeros
+	// added on each side.
 	Stride, Padding int
 	Bias            bool
 	weight, bias    *Param
-}
-
-// Conv returns a convolution layer with out filters of size k×k, the given
-// stride (0 means 1) and zero padding on each side, with or without a bias.
-func Conv(name string, out, k, stride, padding int, bias bool) *ConvLayer {
-	return &ConvLayer{Name: name, Out: out, Kernel: k, Stride: stride, Padding: padding, Bias: bias}
 }
 
 func (l *ConvLayer) setup(s *setup, in []int) ([]int, error) {
@@ -343,21 +342,20 @@ func (l *BatchNormLayer) buildWith(b *builder, x *G.Node, act *activation) (*G.N
 // ResidualUnit is the pre-activation residual unit of the Madry et al.
 // CIFAR-10 wide ResNet: h = lrelu(bn1(x)); s = x, or a 1×1 projection of h
 // when the shape changes; out = conv2(lrelu(bn2(conv1(h)))) + s.
-// Convolutions are 3×3 without bias; conv1 has the unit's stride.
+// Convolutions are 3×3 without bias; conv1 has the unit's stride. Use it as
+// a literal:
+//
+//	&nn.ResidualUnit{Name: "units.5", Out: 32, Stride: 2, Slope: 0.1}
 type ResidualUnit struct {
-	Name     string
-	Out      int
-	Stride   int
+	Name string
+	Out  int
+	// Stride is conv1's and the projection's; 0 means 1.
+	Stride int
+	// Slope is the leaky ReLUs' negative slope.
 	Slope    float32
 	bn1, bn2 *BatchNormLayer
 	c1, c2   *ConvLayer
 	short    *ConvLayer
-}
-
-// Residual returns a pre-activation residual unit with out channels, the
-// given stride and leaky-ReLU slope.
-func Residual(name string, out, stride int, slope float32) *ResidualUnit {
-	return &ResidualUnit{Name: name, Out: out, Stride: stride, Slope: slope}
 }
 
 func (u *ResidualUnit) setup(s *setup, in []int) ([]int, error) {
@@ -368,11 +366,11 @@ func (u *ResidualUnit) setup(s *setup, in []int) ([]int, error) {
 		u.Stride = 1
 	}
 	u.bn1 = BatchNorm(u.Name + ".bn1")
-	u.c1 = Conv(u.Name+".c1", u.Out, 3, u.Stride, 1, false)
+	u.c1 = &ConvLayer{Name: u.Name + ".c1", Out: u.Out, Kernel: 3, Stride: u.Stride, Padding: 1}
 	u.bn2 = BatchNorm(u.Name + ".bn2")
-	u.c2 = Conv(u.Name+".c2", u.Out, 3, 1, 1, false)
+	u.c2 = &ConvLayer{Name: u.Name + ".c2", Out: u.Out, Kernel: 3, Padding: 1}
 	if u.Stride != 1 || in[0] != u.Out {
-		u.short = Conv(u.Name+".short", u.Out, 1, u.Stride, 0, false)
+		u.short = &ConvLayer{Name: u.Name + ".short", Out: u.Out, Kernel: 1, Stride: u.Stride}
 	}
 	// PyTorch's module order: bn1, c1, bn2, c2, short.
 	h, err := u.bn1.setup(s, in)

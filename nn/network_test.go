@@ -21,7 +21,7 @@ import (
 func tinyNet(t *testing.T, seed uint64) *Network {
 	t.Helper()
 	net, err := NewNetwork("tiny", [3]int{1, 6, 6}, rand.New(rand.NewPCG(seed, seed)),
-		Conv("conv", 4, 3, 1, 1, true), ReLU(), MaxPool(2, 2), Flatten(), Dense("fc", 3))
+		&ConvLayer{Name: "conv", Out: 4, Kernel: 3, Padding: 1, Bias: true}, ReLU(), MaxPool(2, 2), Flatten(), Dense("fc", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewNetwork("bad", [3]int{1, 4, 4}, rand.New(rand.NewPCG(1, 1)), Conv("c", 2, 5, 1, 0, true)); !errors.Is(err, ErrShape) {
+	if _, err := NewNetwork("bad", [3]int{1, 4, 4}, rand.New(rand.NewPCG(1, 1)), &ConvLayer{Name: "c", Out: 2, Kernel: 5, Bias: true}); !errors.Is(err, ErrShape) {
 		t.Errorf("kernel larger than input: %v", err)
 	}
 	if _, err := NewNetwork("bad", [3]int{1, 4, 4}, rand.New(rand.NewPCG(1, 1)), Dense("fc", 3)); !errors.Is(err, ErrShape) {
@@ -95,7 +95,7 @@ func TestWeightsAreLive(t *testing.T) {
 // the graphs were built is what evaluation reads and training updates.
 func TestRunningStatsAreLive(t *testing.T) {
 	net, err := NewNetwork("bn", [3]int{2, 5, 5}, rand.New(rand.NewPCG(1, 1)),
-		Conv("c", 3, 3, 1, 1, false), BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
+		&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1}, BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestRunningStatsAreLive(t *testing.T) {
 // Batch composition must not change an example's logits in evaluation mode.
 func TestBatchIndependence(t *testing.T) {
 	net, _ := NewNetwork("bn", [3]int{2, 5, 5}, rand.New(rand.NewPCG(1, 1)),
-		Conv("c", 3, 3, 1, 1, false), BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
+		&ConvLayer{Name: "c", Out: 3, Kernel: 3, Padding: 1}, BatchNorm("bn"), ReLU(), GlobalAvgPool(), Dense("fc", 4))
 	x := randSlice(rand.New(rand.NewPCG(4, 4)), 3*50, 0, 1)
 	all, _ := net.Logits(x)
 	one, _ := net.Logits(x[50:100])

@@ -9,7 +9,7 @@ import (
 
 func TestNormalize(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	inner, err := NewNetwork("tiny", [3]int{3, 4, 4}, r, Conv("c", 2, 3, 1, 1, true), LeakyReLU(0.1), Flatten(), Dense("fc", 3))
+	inner, err := NewNetwork("tiny", [3]int{3, 4, 4}, r, &ConvLayer{Name: "c", Out: 2, Kernel: 3, Padding: 1, Bias: true}, LeakyReLU(0.1), Flatten(), Dense("fc", 3))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	ds := synthetic(100, 3)
 	newNet := func() *Network {
 		net, err := NewNetwork("bn", [3]int{1, 6, 6}, rand.New(rand.NewPCG(4, 4)),
-			Conv("conv", 4, 3, 1, 1, false), BatchNorm("bn"), ReLU(), Flatten(), Dense("fc", 3))
+			&ConvLayer{Name: "conv", Out: 4, Kernel: 3, Padding: 1}, BatchNorm("bn"), ReLU(), Flatten(), Dense("fc", 3))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,7 +80,7 @@ func TestApplyParamsErrors(t *testing.T) {
 func tinyNet(t *testing.T) *nn.Network {
 	t.Helper()
 	net, err := nn.NewNetwork("tiny", [3]int{1, 6, 6}, rand.New(rand.NewPCG(20, 20)),
-		nn.Conv("conv1", 4, 3, 1, 1, true), nn.BatchNorm("bn1"), nn.ReLU(),
+		&nn.ConvLayer{Name: "conv1", Out: 4, Kernel: 3, Padding: 1, Bias: true}, nn.BatchNorm("bn1"), nn.ReLU(),
 		nn.Flatten(), nn.Dense("fc1", 8), nn.ReLU(), nn.Dense("fc2", 10))
 	if err != nil {
 		t.Fatal(err)

@@ -270,7 +270,7 @@ func regimes(seed uint64, width int, b budget, adv advOptions, key func(string) 
 // substitute is the black-box substitute: another architecture than the ResNet.
 func substitute(r *rand.Rand) (*nn.Network, error) {
 	return nn.NewNetwork("cifar-substitute", [3]int{3, 32, 32}, r,
-		nn.Conv("conv1", 32, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2),
-		nn.Conv("conv2", 64, 3, 1, 1, true), nn.ReLU(), nn.MaxPool(2, 2),
+		&nn.ConvLayer{Name: "conv1", Out: 32, Kernel: 3, Padding: 1, Bias: true}, nn.ReLU(), nn.MaxPool(2, 2),
+		&nn.ConvLayer{Name: "conv2", Out: 64, Kernel: 3, Padding: 1, Bias: true}, nn.ReLU(), nn.MaxPool(2, 2),
 		nn.Flatten(), nn.Dense("fc1", 256), nn.ReLU(), nn.Dense("fc2", 10))
 }
