@@ -44,9 +44,11 @@ type Evaluator struct {
 	// independent of the rest of its batch (true of this package's attacks;
 	// see attacktest.CheckBatchIndependence).
 	Workers int
-	// Recorder, if not nil, is told of progress after every attack on every
-	// batch. Calls are serialised. A non-nil error from it stops the run.
-	Recorder Recorder
+	// OnProgress, if not nil, is called after every attack on every batch,
+	// serialised. A non-nil error from it stops the run and is returned
+	// (wrapped). Every long job of robustq reports this way: a func field
+	// named On<event> (nn's training hooks, defense.FeedbackLearning.OnRound).
+	OnProgress func(Progress) error
 	// Label names the model in the report; empty means the model's Name()
 	// when it has one (as nn.Network does).
 	Label string
@@ -55,19 +57,6 @@ type Evaluator struct {
 	// take N×ExampleSize float32 values per attack.
 	KeepExamples bool
 }
-
-// Recorder receives progress reports from a long-running job.
-type Recorder interface {
-	// Record is called after each unit of work; a non-nil error stops the job
-	// and is returned (wrapped) from it.
-	Record(p Progress) error
-}
-
-// RecorderFunc adapts a function to a Recorder.
-type RecorderFunc func(Progress) error
-
-// Record calls f(p).
-func (f RecorderFunc) Record(p Progress) error { return f(p) }
 
 // Progress is a progress report of the Evaluator: Done of Total units
 // (one attack on one batch) are finished, the latest being Attack.
@@ -252,8 +241,8 @@ func (e Evaluator) Run(ctx context.Context, m nn.Classifier, x []float32, y []in
 		n: n, d: d, k: spec.Classes, x: x, y: y,
 		clean: make([]bool, n), zeroGrad: make([]bool, n), saturated: make([]bool, n),
 		correct: make([][]bool, len(runs)), linf: make([][]float64, len(runs)), l2: make([][]float64, len(runs)),
-		elapsed:  make([][]time.Duration, len(runs)),
-		recorder: e.Recorder, total: nb * len(runs),
+		elapsed:    make([][]time.Duration, len(runs)),
+		onProgress: e.OnProgress, total: nb * len(runs),
 	}
 	if e.KeepExamples {
 		st.examples = make([][]float32, len(runs))
@@ -325,9 +314,9 @@ type evalState struct {
 	linf, l2                   [][]float64 // [run][example]: perturbation norms
 	elapsed                    [][]time.Duration
 	examples                   [][]float32 // [run]: outputs, when kept
-	mu                         sync.Mutex  // guards done and recorder calls
+	mu                         sync.Mutex  // guards done and onProgress calls
 	done, total                int
-	recorder                   Recorder
+	onProgress                 func(Progress) error
 }
 
 func (st *evalState) batch(ctx context.Context, m nn.Classifier, attacks []Attack, b, size int) error {
@@ -411,11 +400,11 @@ func (st *evalState) record(name string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.done++
-	if st.recorder == nil {
+	if st.onProgress == nil {
 		return nil
 	}
-	if err := st.recorder.Record(Progress{Done: st.done, Total: st.total, Attack: name}); err != nil {
-		return fmt.Errorf("attack: evaluator: recorder: %w", err)
+	if err := st.onProgress(Progress{Done: st.done, Total: st.total, Attack: name}); err != nil {
+		return fmt.Errorf("attack: evaluator: OnProgress: %w", err)
 	}
 	return nil
 }

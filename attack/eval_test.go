@@ -182,7 +182,7 @@ func TestEvaluatorMasking(t *testing.T) {
 }
 
 // TestEvaluatorErrors: bad configurations and inputs are errors; a
-// cancelled context or a failing recorder stops the run.
+// cancelled context or a failing OnProgress stops the run.
 func TestEvaluatorErrors(t *testing.T) {
 	m := linear(1, img)
 	x, y := batch(t, m, 10, 1)
@@ -219,22 +219,22 @@ func TestEvaluatorErrors(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	rec := attack.RecorderFunc(func(p attack.Progress) error {
+	rec := func(p attack.Progress) error {
 		calls++
 		if p.Total != 2*1 || p.Attack != "fgsm-ce" {
 			t.Errorf("progress %+v, want Total 2 (two batches of one attack)", p)
 		}
 		return stop
-	})
-	if _, err := (attack.Evaluator{Attacks: ok, Batch: 5, Recorder: rec}).Run(context.Background(), m, x, y); !errors.Is(err, stop) || calls != 1 {
-		t.Errorf("recorder error: err %v after %d calls, want stop after 1", err, calls)
+	}
+	if _, err := (attack.Evaluator{Attacks: ok, Batch: 5, OnProgress: rec}).Run(context.Background(), m, x, y); !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("OnProgress error: err %v after %d calls, want stop after 1", err, calls)
 	}
 
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	rec = attack.RecorderFunc(func(attack.Progress) error { cancel(); return nil })
-	if _, err := (attack.Evaluator{Attacks: ok, Batch: 2, Recorder: rec}).Run(ctx, m, x, y); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled from the recorder: err %v", err)
+	rec = func(attack.Progress) error { cancel(); return nil }
+	if _, err := (attack.Evaluator{Attacks: ok, Batch: 2, OnProgress: rec}).Run(ctx, m, x, y); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled from OnProgress: err %v", err)
 	}
 }
 

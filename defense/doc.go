@@ -38,8 +38,9 @@
 // ApplyMapping returns a mapped copy; quantize it afterwards with
 // quant.Apply ("+mu (Q)": map, then quantize).
 //
-// Progress is reported through hooks (nn.Progress in TrainConfig.Hooks) and,
-// for feedback learning, through FeedbackLearning.OnRound.
+// Progress is reported as everywhere in robustq, through a function called
+// after each unit of work whose error stops the job: the training hooks
+// (nn.Progress in TrainConfig.Hooks) and FeedbackLearning.OnRound.
 //
 // # Example
 //

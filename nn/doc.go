@@ -8,9 +8,9 @@
 // A Classifier maps a batch of images (NCHW float32 values in [0,1]) to
 // logits; a Model also returns the gradient of a per-example Loss with
 // respect to its input. Network implements Model for feed-forward networks
-// assembled from layers (Conv, Dense, ReLU, LeakyReLU, MaxPool, AvgPool,
-// GlobalAvgPool, BatchNorm, Residual, Flatten) with NewNetwork, or by the
-// builders MNISTCNN, SubstituteCNN and WideResNet32.
+// assembled from layers (ConvLayer and ResidualUnit literals, Dense, ReLU,
+// LeakyReLU, MaxPool, AvgPool, GlobalAvgPool, BatchNorm, Flatten, Func) with
+// NewNetwork, or by the builders MNISTCNN, SubstituteCNN and WideResNet32.
 //
 // Losses are CrossEntropy, CWMargin and DLR; attacks ascend them. They are
 // computed in float32 as a float32 framework would, so that a saturated
@@ -19,7 +19,10 @@
 // Train runs mini-batch training with an Optimizer (SGD, Adam) and a learning
 // rate Schedule, and calls Hooks around every step: adversarial training
 // replaces the batch, quantization-aware training swaps weights, Progress
-// prints. Network.Save and Network.Load move weights to and from
+// prints. Every long job in robustq reports the same way, through a
+// function it calls after each unit of work whose error stops the job:
+// training through its hooks (AfterStepper, HookFuncs.After), the attack
+// Evaluator through OnProgress, feedback learning through OnRound. Network.Save and Network.Load move weights to and from
 // safetensors files with PyTorch's parameter names and layouts;
 // SaveOptimizerFile and LoadOptimizerFile do the same for the optimizer's
 // state (StatefulOptimizer), so that training resumed from a checkpoint

@@ -332,15 +332,15 @@ func (e *Experiment) evaluateRow(ctx context.Context, r Row, at *data.Dataset, s
 	other := []attack.Attack{attack.Rename(e.cw(), "CW-L2"), attack.Rename(attack.FGSM{Eps: p.FGSM[0]}, "FGSM-w"), attack.Rename(attack.FGSM{Eps: p.FGSM[1]}, "FGSM-m"),
 		byName["T-CW-L2"], byName["T-FGSM-w"], byName["T-FGSM-m"], byName["Gaussian"]}
 	last := time.Now()
-	progress := attack.RecorderFunc(func(pr attack.Progress) error {
+	progress := func(pr attack.Progress) error {
 		if time.Since(last) > 30*time.Second || pr.Done == pr.Total {
 			fmt.Fprintf(e.Log, "    %s: %d/%d attack-batches done (last: %s)\n", r.Label, pr.Done, pr.Total, pr.Attack)
 			last = time.Now()
 		}
 		return nil
-	})
+	}
 	for gi, attacks := range [][]attack.Attack{linf, other} {
-		rep, err := attack.Evaluator{Attacks: attacks, Batch: p.Batch, Workers: p.Workers, Recorder: progress}.Run(ctx, r.Net, at.X, at.Y)
+		rep, err := attack.Evaluator{Attacks: attacks, Batch: p.Batch, Workers: p.Workers, OnProgress: progress}.Run(ctx, r.Net, at.X, at.Y)
 		if err != nil {
 			return res, err
 		}
