@@ -242,7 +242,7 @@ func (e *Experiment) adaptive() []attack.Attack {
 
 func (e *Experiment) cw() attack.Attack {
 	p := e.Profile
-	return attack.CW{Steps: p.CWSteps, LR: p.CWLR, BinarySteps: p.CWBinary, InitialConst: p.CWConst, AbortEarly: p.CWAbortEarly}
+	return attack.CW{Steps: p.CWSteps, LR: p.CWLR, BinarySteps: p.CWBinary, InitialConst: p.CWConst}
 }
 
 // precompute crafts the examples that do not depend on the row: transfers

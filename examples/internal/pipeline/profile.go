@@ -35,9 +35,6 @@ type Profile struct {
 	// misclassified, keeping that adversarial example (AutoAttack's
 	// convention; the paper profile's, to make its image count affordable).
 	EarlyStop bool
-	// CWAbortEarly ends CW-L2's round for an image once its objective
-	// stalls (attack.CW.AbortEarly, Carlini and Wagner's convention).
-	CWAbortEarly bool
 }
 
 // MNISTProfile returns the "quick" or "paper" profile for MNIST. Attack
@@ -60,7 +57,7 @@ func MNISTProfile(name string) (Profile, error) {
 		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 1000
 		p.CWSteps, p.CWBinary, p.CWConst = 100, 5, 0.1
 		p.APGDSteps, p.SquareQueries = 100, 2000
-		p.EarlyStop, p.CWAbortEarly = true, true
+		p.EarlyStop = true
 	case "smoke":
 		// A few seconds of everything, for the example's own test.
 		p.NClean, p.NFigure, p.NAttack, p.Batch = 200, 100, 8, 4
@@ -94,7 +91,7 @@ func CIFAR10Profile(name string) (Profile, error) {
 		p.NClean, p.NFigure, p.NAttack = 10000, 10000, 500
 		p.CWSteps, p.CWBinary, p.CWConst = 30, 3, 0.1
 		p.APGDSteps, p.SquareQueries = 40, 500
-		p.EarlyStop, p.CWAbortEarly = true, true
+		p.EarlyStop = true
 	case "smoke":
 		p.NClean, p.NFigure, p.NAttack, p.Batch = 100, 50, 4, 2
 		p.SweepBits = []int{1, 3, 8}

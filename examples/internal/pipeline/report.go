@@ -156,10 +156,6 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 	} else {
 		f("- Every iterative attack runs all its steps on every image (as other libraries do; no early stopping).\n")
 	}
-	if p.CWAbortEarly {
-		f("- CW-L2 ends a binary-search round for an image once its objective has not fallen by 0.01%% over a tenth of the steps " +
-			"(Carlini and Wagner's abort-early rule, applied per image; it keeps the smallest successful perturbation found).\n")
-	}
 	f("- Accuracy under attack = accuracy on the attack's outputs (the paper's measure). Worst case = an image counts only if it is "+
 		"classified correctly under every L∞ attack at ε %.2g (all of Table A, PGD, BIM, MIM, FGSM-s, T-FGSM-s, uniform noise).\n\n", p.Eps)
 	f("## Side by side with the paper\n\nEach cell: ours, its 95%% interval (Wilson; %d clean images, %d attacked), then "+

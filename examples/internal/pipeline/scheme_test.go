@@ -72,9 +72,6 @@ func TestRowKeyChanges(t *testing.T) {
 	p3 := p
 	p3.NAttack++
 	check("image count", rowKey(p3, 1, "Orig. (Q)", row, base, sub))
-	p4 := p
-	p4.CWAbortEarly = !p4.CWAbortEarly
-	check("CW abort-early", rowKey(p4, 1, "Orig. (Q)", row, base, sub))
 	check("seed", rowKey(p, 2, "Orig. (Q)", row, base, sub))
 	check("label", rowKey(p, 1, "Orig.", row, base, sub))
 	w := row.Param("fc.weight").Data
