@@ -8,7 +8,7 @@
 //
 // The profiles train different recipes (see mnistModels): the quick one's
 // Adv. is Orig. fine-tuned by one epoch of 2-step PGD, the paper one's is
-// trained from scratch by 14 epochs of 10-step PGD (Madry-style).
+// trained from scratch by 10 epochs of 10-step PGD (Madry-style).
 //
 // It trains (or loads from -cache) the Orig., Adv. and F.L. models and a
 // substitute for black-box attacks, builds the 3-bit (Q), +mu and +mu (Q)

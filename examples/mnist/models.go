@@ -42,7 +42,7 @@ type recipeBudget struct {
 // Orig. 2 epochs, the substitute 1 on half the training set, Adv.
 // fine-tuned from Orig. for 1 epoch of PGD-2 with an ε ramp. The paper
 // profile's train longer: Orig. 3 epochs, the substitute 2, Adv. from
-// scratch by PGD-10 for 14 epochs.
+// scratch by PGD-10 for 10 epochs.
 func mnistModels(seed uint64, profile string) models {
 	b := recipeBudget{origEpochs: 2, subEpochs: 1, subImages: 30000}
 	prefix := ""
@@ -136,7 +136,7 @@ func mnistModels(seed uint64, profile string) models {
 }
 
 // advSteps and advEpochs size the paper profile's Madry-style Adv.
-const advSteps, advEpochs = 10, 14
+const advSteps, advEpochs = 10, 10
 
 // plural writes n and a noun, with an s unless n is 1.
 func plural(n int, noun string) string {
