@@ -69,15 +69,18 @@ type Experiment struct {
 	started   time.Time
 	evalStart time.Time // when the models were ready
 	rowsRun   float64   // seconds of the rows computed (not loaded) by this run
-	scheme    Scheme
-	schemeAcc []float64 // Orig. (Q) clean accuracy of each of Schemes
-	muTable   string
-	trainSet  string // the TrainSetCheck paragraph
-	nets      map[string]*nn.Network
-	trainDur  map[string]TrainTime
-	rows      []Row
-	results   []RowResult
-	subClean  float64
+	// transfersCached is the crafting time of the transfer examples loaded
+	// from the cache (those crafted by this run are within its time).
+	transfersCached float64
+	scheme          Scheme
+	schemeAcc       []float64 // Orig. (Q) clean accuracy of each of Schemes
+	muTable         string
+	trainSet        string // the TrainSetCheck paragraph
+	nets            map[string]*nn.Network
+	trainDur        map[string]TrainTime
+	rows            []Row
+	results         []RowResult
+	subClean        float64
 }
 
 // RowResult is everything measured on one row; it is cached as JSON so that
@@ -266,21 +269,23 @@ func (e *Experiment) precompute(ctx context.Context, at *data.Dataset) ([]attack
 	var shared []attack.Attack
 	for _, s := range specs {
 		path := filepath.Join(e.Cache, "transfer", transferKey(p, e.Seed, s.name, sub, at.X)+".safetensors")
-		pc, err := precomputeCached(ctx, path, s.name, s.a, sub, at.X, at.Y, p.Batch, e.Log)
+		pc, sec, err := precomputeCached(ctx, path, s.name, s.a, sub, at.X, at.Y, p.Batch, e.Log)
 		if err != nil {
 			return nil, nil, err
 		}
+		e.transfersCached += sec
 		shared = append(shared, pc)
 	}
 	sub.ReleaseGraphs()
 	fromBase := map[string]attack.Attack{}
 	for _, key := range e.Rows {
 		path := filepath.Join(e.Cache, "transfer", transferKey(p, e.Seed, "T-PGD-fp", e.nets[key], at.X)+".safetensors")
-		pc, err := precomputeCached(ctx, path, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
+		pc, sec, err := precomputeCached(ctx, path, "T-PGD-fp", attack.PGD{Eps: p.Eps, Step: p.Step, Steps: p.Steps, RandomStart: true, Seed: e.Seed},
 			e.nets[key], at.X, at.Y, p.Batch, e.Log)
 		if err != nil {
 			return nil, nil, err
 		}
+		e.transfersCached += sec
 		e.nets[key].ReleaseGraphs()
 		fromBase[key] = pc
 	}

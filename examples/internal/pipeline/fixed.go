@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/robustq/robustq/attack"
 	"github.com/robustq/robustq/nn"
@@ -80,37 +82,43 @@ func (p *Precomputed) Perturb(_ context.Context, _ nn.Classifier, x []float32, _
 // does not craft the transfer examples again. path must name everything
 // the examples depend on (see transferKey); a file that does not hold
 // exactly one tensor of len(x) values is computed again.
-func precomputeCached(ctx context.Context, path, name string, a attack.Attack, m nn.Classifier, x []float32, y []int, batch int, log io.Writer) (*Precomputed, error) {
+//
+// It also returns the seconds the crafting took, recorded in the file, so
+// that a resumed run can still add up the cost from an empty cache.
+func precomputeCached(ctx context.Context, path, name string, a attack.Attack, m nn.Classifier, x []float32, y []int, batch int, log io.Writer) (*Precomputed, float64, error) {
 	e := m.Spec().ExampleSize()
-	ts, _, err := nn.ReadTensorsFile(path)
+	ts, meta, err := nn.ReadTensorsFile(path)
 	switch {
 	case err == nil && len(ts) == 1 && len(ts[0].Data) == len(x):
 		p := &Precomputed{name: name, threat: a.Threat(), adv: map[uint64][]float32{}, size: e}
 		for i := 0; i*e < len(x); i++ {
 			p.adv[exampleKey(x[i*e:(i+1)*e])] = ts[0].Data[i*e : (i+1)*e]
 		}
-		return p, nil
+		sec, _ := strconv.ParseFloat(meta["seconds"], 64)
+		return p, sec, nil
 	case err == nil:
 		fmt.Fprintf(log, "%s: cached examples %s do not match the images; crafting them again\n", name, path)
 	case !errors.Is(err, fs.ErrNotExist):
 		fmt.Fprintf(log, "%s: cached examples %s are unreadable (%v); crafting them again\n", name, path, err)
 	}
+	t0 := time.Now()
 	p, err := Precompute(ctx, name, a, m, x, y, batch)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	sec := time.Since(t0).Seconds()
 	adv := make([]float32, 0, len(x))
 	for i := 0; i*e < len(x); i++ {
 		adv = append(adv, p.adv[exampleKey(x[i*e:(i+1)*e])]...)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	t := nn.Tensor{Name: "adv", Shape: []int{len(y), e}, Data: adv}
-	if err := nn.WriteTensorsFile(path, []nn.Tensor{t}, map[string]string{"attack": name}); err != nil {
-		return nil, err
+	if err := nn.WriteTensorsFile(path, []nn.Tensor{t}, map[string]string{"attack": name, "seconds": strconv.FormatFloat(sec, 'g', -1, 64)}); err != nil {
+		return nil, 0, err
 	}
-	return p, nil
+	return p, 0, nil
 }
 
 // transferKey names precomputed examples: the profile (every attack

@@ -328,19 +328,25 @@ func TestPrecomputeCached(t *testing.T) {
 	a := attack.FGSM{Eps: 0.1}
 	path := t.TempDir() + "/t.safetensors"
 	var log bytes.Buffer
-	first, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x, y, 2, &log)
+	first, sec, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x, y, 2, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sec != 0 {
+		t.Errorf("crafted examples report %v cached seconds, want 0 (their time is the run's)", sec)
+	}
 	want, _ := first.Perturb(context.Background(), m, x, y)
-	again, err := precomputeCached(context.Background(), path, "T-FGSM", a, other, x, y, 2, &log)
+	again, sec, err := precomputeCached(context.Background(), path, "T-FGSM", a, other, x, y, 2, &log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sec <= 0 {
+		t.Errorf("loaded examples report %v seconds of crafting, want the recorded time", sec)
 	}
 	if got, _ := again.Perturb(context.Background(), m, x, y); !slices.Equal(got, want) {
 		t.Error("examples loaded from the cache differ from the ones crafted")
 	}
-	if _, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x[:2*d], y[:2], 2, &log); err != nil {
+	if _, _, err := precomputeCached(context.Background(), path, "T-FGSM", a, m, x[:2*d], y[:2], 2, &log); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "do not match") {
