@@ -356,16 +356,13 @@ func saturated(t testing.TB, m nn.Classifier, n int, factor float64) ([]float32,
 	return xs, ys
 }
 
-// TestCWNearMinimalL2: for a linear model the smallest L2 perturbation that
-// changes the prediction of x from y (box constraints aside) has norm
-// min_{j≠y} (z_y − z_j)/‖w_y − w_j‖; no attack can do better, and CW-L2
-// should come close. PGD-L2 (on the margin) at a radius that fools every example uses the
-// whole radius, so CW's mean distance must be smaller at the same success.
-func TestCWNearMinimalL2(t *testing.T) {
+// cwProblem returns a 5-class linear model on 4×4 inputs and 12 examples
+// labelled by its own predictions, away from the input bounds.
+func cwProblem() (*attacktest.Linear, []float32, []int) {
 	s := nn.Spec{Channels: 1, Height: 4, Width: 4, Classes: 5}
 	m := linear(7, s)
 	const n = 12
-	d, k := s.ExampleSize(), s.Classes
+	d := s.ExampleSize()
 	rng := rand.New(rand.NewPCG(7, 7))
 	x := make([]float32, n*d)
 	for i := range x {
@@ -373,9 +370,24 @@ func TestCWNearMinimalL2(t *testing.T) {
 	}
 	z, _ := m.Logits(x)
 	y := make([]int, n)
+	for i := range y {
+		y[i] = nn.Argmax(z[i*s.Classes : (i+1)*s.Classes])
+	}
+	return m, x, y
+}
+
+// TestCWNearMinimalL2: for a linear model the smallest L2 perturbation that
+// changes the prediction of x from y (box constraints aside) has norm
+// min_{j≠y} (z_y − z_j)/‖w_y − w_j‖; no attack can do better, and CW-L2
+// should come close. PGD-L2 (on the margin) at a radius that fools every example uses the
+// whole radius, so CW's mean distance must be smaller at the same success.
+func TestCWNearMinimalL2(t *testing.T) {
+	m, x, y := cwProblem()
+	s := m.Spec()
+	n, d, k := len(y), s.ExampleSize(), s.Classes
+	z, _ := m.Logits(x)
 	dmin := make([]float64, n)
 	for i := range y {
-		y[i] = nn.Argmax(z[i*k : (i+1)*k])
 		dmin[i] = math.Inf(1)
 		for j := 0; j < k; j++ {
 			if j == y[i] {
@@ -403,7 +415,7 @@ func TestCWNearMinimalL2(t *testing.T) {
 			t.Errorf("example %d: CW L2 %v below the analytic minimum %v", i, got, dmin[i])
 		}
 		ratios[i] = got / dmin[i]
-		cwMean += got / n
+		cwMean += got / float64(n)
 	}
 	// The CW objective is not convex (the margin is a minimum over classes),
 	// so an example can settle on the boundary of a class farther than the
@@ -421,7 +433,7 @@ func TestCWNearMinimalL2(t *testing.T) {
 	}
 	var pgdMean float64
 	for i := range y {
-		pgdMean += attack.Distance(attack.L2, pgd[i*d:(i+1)*d], x[i*d:(i+1)*d]) / n
+		pgdMean += attack.Distance(attack.L2, pgd[i*d:(i+1)*d], x[i*d:(i+1)*d]) / float64(n)
 	}
 	if cwMean >= pgdMean {
 		t.Errorf("mean L2: CW %v, PGD %v; want CW smaller at equal success", cwMean, pgdMean)
@@ -722,20 +734,8 @@ func TestNilModelIsAnError(t *testing.T) {
 // bounds as there); and it is decided per example, so an example attacked
 // alone gets the same perturbation as in a batch.
 func TestCWAbortEarly(t *testing.T) {
-	s := nn.Spec{Channels: 1, Height: 4, Width: 4, Classes: 5}
-	m := linear(7, s)
-	const n = 12
-	d := s.ExampleSize()
-	rng := rand.New(rand.NewPCG(7, 7))
-	x := make([]float32, n*d)
-	for i := range x {
-		x[i] = 0.4 + 0.2*rng.Float32()
-	}
-	z, _ := m.Logits(x)
-	y := make([]int, n)
-	for i := range y {
-		y[i] = nn.Argmax(z[i*s.Classes : (i+1)*s.Classes])
-	}
+	m, x, y := cwProblem()
+	n, d := len(y), m.Spec().ExampleSize()
 	cf, ce := &countGrads{Model: m}, &countGrads{Model: m}
 	full := perturb(t, attack.CW{}, cf, x, y)
 	early := perturb(t, attack.CW{AbortEarly: true}, ce, x, y)
