@@ -37,18 +37,25 @@ func limitUnlessSet(n int64) {
 }
 
 // memTotal reads the machine's memory from /proc/meminfo (Linux only).
-func memTotal() (int64, error) {
-	f, err := os.Open("/proc/meminfo")
+func memTotal() (int64, error) { return procKB("/proc/meminfo", "MemTotal:") }
+
+// peakRSS reads this process's peak resident memory, VmHWM in
+// /proc/self/status (Linux only).
+func peakRSS() (int64, error) { return procKB("/proc/self/status", "VmHWM:") }
+
+// procKB reads the "<field> <n> kB" line of a /proc file, in bytes.
+func procKB(path, field string) (int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			var kb int64
 			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
-				return 0, fmt.Errorf("meminfo: %q: %w", sc.Text(), err)
+				return 0, fmt.Errorf("%s: %q: %w", path, sc.Text(), err)
 			}
 			return kb << 10, nil
 		}
@@ -56,7 +63,7 @@ func memTotal() (int64, error) {
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("meminfo: no MemTotal line")
+	return 0, fmt.Errorf("%s: no %s line", path, field)
 }
 
 // TestHeapLimit caps the Go heap of the examples' test binaries at 3 GiB

@@ -33,3 +33,23 @@ func TestLimitHeap(t *testing.T) {
 		t.Errorf("a limit of 3 GiB was changed to %d", got)
 	}
 }
+
+// peakRSS is at least the live heap, and at most the machine's memory.
+func TestPeakRSS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("peakRSS reads /proc/self/status")
+	}
+	buf := make([]byte, 64<<20)
+	for i := range buf {
+		buf[i] = 1
+	}
+	rss, err := peakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, _ := memTotal()
+	if rss < int64(len(buf)) || rss > total {
+		t.Errorf("peak RSS %d bytes after touching %d, machine %d", rss, len(buf), total)
+	}
+	runtime.KeepAlive(buf)
+}

@@ -104,7 +104,11 @@ func (e *Experiment) writeReport(ctx context.Context) error {
 		"what is missing; the times below add up every run that contributed.\n\n", e.Title)
 	f("- Command: `%s` (profile **%s**, seed %d)\n", e.Command, p.Name, e.Seed)
 	f("- Machine: %s/%s, %d CPUs, GEMM backend %s, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), nnBackend(), runtime.Version())
-	f("- Finished %s, total time of this run %s\n", time.Now().UTC().Format(time.RFC3339), time.Since(e.started).Round(time.Second))
+	peak := ""
+	if rss, err := peakRSS(); err == nil {
+		peak = fmt.Sprintf(", peak resident memory %.1f GB", float64(rss)/1e9)
+	}
+	f("- Finished %s, total time of this run %s%s\n", time.Now().UTC().Format(time.RFC3339), time.Since(e.started).Round(time.Second), peak)
 	train, rows := e.trainingTime(), e.attackTime()
 	rest := (time.Since(e.evalStart) + time.Duration((e.transfersCached-e.rowsRun)*float64(time.Second))).Round(time.Second)
 	lower := ""
