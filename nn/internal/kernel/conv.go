@@ -12,8 +12,8 @@ import (
 
 // gemm is the matrix multiply under every conv and dense kernel:
 // C = alpha·op(A)·op(B) + beta·C, row-major, through internal/blas: robustq's
-// AVX-512 kernels where the CPU has them, else OpenBLAS when the machine has
-// it (found at run time), else gonum's pure Go. The kernels split work
+// AVX-512 or AVX2 kernels where the CPU has them, else OpenBLAS when the
+// machine has it (found at run time), else gonum's pure Go. The kernels split work
 // across goroutines themselves, so OpenBLAS is set to one thread per call on
 // first use.
 var gemm gemmer

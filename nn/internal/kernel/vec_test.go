@@ -10,18 +10,42 @@ import (
 // asm runs the AVX-512 loops where the CPU has them (the tests skip elsewhere).
 var asm = vec{avx512: true}
 
-// TestVecMatchesGo checks the AVX-512 loops against the Go loops on lengths
-// around their 16-element blocks, with zeros of both signs and NaN among
-// the inputs: bit for bit for the elementwise loops (they round the same
-// way), and for the float64 sums within n·2⁻⁵³ of the sum of magnitudes
-// (both add exactly converted float32 values and exact products in a
-// different order; Higham §3.1 bounds each by n−1 roundings).
-func TestVecMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+// asmLoop is a set of assembly loops and its name in subtests.
+type asmLoop struct {
+	name string
+	v    vec
+}
+
+// asmLoops returns the sets of assembly loops the CPU runs.
+func asmLoops() []asmLoop {
+	var sets []asmLoop
+	if hasAVX512 {
+		sets = append(sets, asmLoop{"avx512", vec{avx512: true}})
 	}
+	if hasAVX2 {
+		sets = append(sets, asmLoop{"avx2", vec{avx2: true}})
+	}
+	return sets
+}
+
+// TestVecMatchesGo checks each set of assembly loops against the Go loops
+// on lengths around their 16- and 8-element blocks, with zeros of both
+// signs and NaN among the inputs: bit for bit for the elementwise loops
+// (they round the same way), and for the float64 sums within n·2⁻⁵³ of the
+// sum of magnitudes (both add exactly converted float32 values and exact
+// products in a different order; Higham §3.1 bounds each by n−1 roundings).
+func TestVecMatchesGo(t *testing.T) {
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
+	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testVecMatchesGo(t, set.v) })
+	}
+}
+
+func testVecMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, n := range []int{1, 15, 16, 17, 33, 100, 1031} {
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 33, 100, 1031} {
 		x, y := randSlice(r, n, -3, 3), randSlice(r, n, -3, 3)
 		x[0], y[n-1] = float32(math.Copysign(0, -1)), 0
 		if n > 2 {
@@ -205,17 +229,23 @@ func TestIm2colChannelMatchesDefinition(t *testing.T) {
 	}
 }
 
-// TestCopyRowsMatchesGo checks the AVX-512 row copy of padImage against
-// the Go loop on row widths around its 16-value vectors and several
+// TestCopyRowsMatchesGo checks each set's row copy of padImage against
+// the Go loop on row widths around its 16- and 8-value vectors and several
 // distances between the destination's rows: the values between those rows
 // (NaN here) must stay as they are.
 func TestCopyRowsMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testCopyRowsMatchesGo(t, set.v) })
+	}
+}
+
+func testCopyRowsMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(19, 20))
 	nan := float32(math.NaN())
-	for _, w := range []int{1, 5, 15, 16, 17, 32, 34} {
+	for _, w := range []int{1, 5, 7, 8, 9, 15, 16, 17, 32, 34} {
 		for _, rows := range []int{1, 2, 5} {
 			for _, gap := range []int{0, 2, 17} {
 				ld := w + gap

@@ -1,0 +1,368 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// The AVX2 loops of vec_amd64.go, for CPUs without AVX-512: the loops of
+// vec_amd64.s eight values at a time, with comparisons into vector masks
+// and VBLENDVPS where those use mask registers. Each handles n elements, a
+// multiple of 8; the callers do the rest in Go. The elementwise ones round
+// exactly as the Go loops of vec.go do (no fused multiply-adds).
+
+// MASKED_DY8 loads 8 values dy from SI and sets Y2 = dy where y (8 values
+// at DI) > 0, dy·slope elsewhere, NaN included; Y12 holds the slope, Y13
+// zero. It leaves dy in Y0 and uses Y3.
+#define MASKED_DY8 \
+	VMOVUPS (SI), Y0; VCMPPS $0x11, (DI), Y13, Y3; VMULPS Y12, Y0, Y2; VBLENDVPS Y3, Y0, Y2, Y2
+
+// MASKED_DY_Z8 loads 8 values dy from SI and x from DX (kept in Y1) and
+// sets Y2 = dy where z = x·s + t > 0, dy·slope elsewhere, NaN included;
+// Y14 holds s, Y15 t, Y12 the slope, Y13 zero. It leaves dy in Y0, z in
+// Y3 and uses Y4.
+#define MASKED_DY_Z8 \
+	VMOVUPS (SI), Y0; VMOVUPS (DX), Y1; VMULPS Y14, Y1, Y3; VADDPS Y15, Y3, Y3; VCMPPS $0x11, Y3, Y13, Y4; VMULPS Y12, Y0, Y2; VBLENDVPS Y4, Y0, Y2, Y2
+
+// HSUM_PD4(y, x, xt) adds the 4 doubles of y into the low lane of x (y's
+// low half); xt is scratch.
+#define HSUM_PD4(y, x, xt) \
+	VEXTRACTF128 $1, y, xt; VADDPD xt, x, x; VHADDPD x, x, x
+
+// func sums8(a, b *float32, n int) (sa, sab float64)
+TEXT ·sums8(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	SHRQ $3, CX
+	JEQ s8done
+
+s8loop:
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD (DI), Y6
+	VCVTPS2PD 16(DI), Y7
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VFMADD231PD Y6, Y4, Y2
+	VFMADD231PD Y7, Y5, Y3
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE s8loop
+
+s8done:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	HSUM_PD4(Y0, X0, X1)
+	MOVSD X0, sa+24(FP)
+	HSUM_PD4(Y2, X2, X3)
+	MOVSD X2, sab+32(FP)
+	VZEROUPPER
+	RET
+
+// func scaleShift8(dst, src *float32, n int, s, t float32)
+TEXT ·scaleShift8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y1
+	VBROADCASTSS t+28(FP), Y2
+	SHRQ $3, CX
+	JEQ ss8done
+
+ss8loop:
+	VMULPS (SI), Y1, Y0
+	VADDPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE ss8loop
+
+ss8done:
+	VZEROUPPER
+	RET
+
+// func bnGrad8(d, dy, x *float32, n int, a, b, mean, off float32)
+TEXT ·bnGrad8(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS a+32(FP), Y4
+	VBROADCASTSS b+36(FP), Y5
+	VBROADCASTSS mean+40(FP), Y6
+	VBROADCASTSS off+44(FP), Y7
+	SHRQ $3, CX
+	JEQ bn8done
+
+bn8loop:
+	VMULPS (SI), Y4, Y0
+	VMOVUPS (DX), Y1
+	VSUBPS Y6, Y1, Y1
+	VMULPS Y5, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VADDPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE bn8loop
+
+bn8done:
+	VZEROUPPER
+	RET
+
+// func leaky8(dst, dy, x *float32, n int, slope float32)
+//
+// dst = dy where x > 0, dy·slope elsewhere (NaN included).
+TEXT ·leaky8(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS slope+32(FP), Y4
+	VXORPS Y5, Y5, Y5
+	SHRQ $3, CX
+	JEQ lk8done
+
+lk8loop:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x11, (DX), Y5, Y1
+	VMULPS Y4, Y0, Y2
+	VBLENDVPS Y1, Y0, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE lk8loop
+
+lk8done:
+	VZEROUPPER
+	RET
+
+// The loops of batch norm fused with leaky ReLU (slope ≥ 0), as in
+// vec_amd64.s: z = x·s + t by VMULPS, then VADDPS.
+
+// func scaleShiftLeaky8(dst, src *float32, n int, s, t, slope float32)
+TEXT ·scaleShiftLeaky8(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y4
+	VBROADCASTSS t+28(FP), Y5
+	VBROADCASTSS slope+32(FP), Y6
+	VXORPS Y7, Y7, Y7
+	SHRQ $3, CX
+	JEQ sslk8done
+
+sslk8loop:
+	VMULPS (SI), Y4, Y0
+	VADDPS Y5, Y0, Y0
+	VCMPPS $0x1e, Y7, Y0, Y1
+	VMULPS Y6, Y0, Y2
+	VBLENDVPS Y1, Y0, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE sslk8loop
+
+sslk8done:
+	VZEROUPPER
+	RET
+
+// func sumsMasked8(dy, x *float32, n int, s, t, slope float32) (sdy, sdyx float64)
+TEXT ·sumsMasked8(SB), NOSPLIT, $0-56
+	MOVQ dy+0(FP), SI
+	MOVQ x+8(FP), DX
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y14
+	VBROADCASTSS t+28(FP), Y15
+	VBROADCASTSS slope+32(FP), Y12
+	VXORPS Y13, Y13, Y13
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	SHRQ $3, CX
+	JEQ sm8done
+
+sm8loop:
+	MASKED_DY_Z8
+	VCVTPS2PD X2, Y4
+	VEXTRACTF128 $1, Y2, X3
+	VCVTPS2PD X3, Y5
+	VCVTPS2PD (DX), Y6
+	VCVTPS2PD 16(DX), Y7
+	VADDPD Y4, Y8, Y8
+	VADDPD Y5, Y9, Y9
+	VFMADD231PD Y6, Y4, Y10
+	VFMADD231PD Y7, Y5, Y11
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNE sm8loop
+
+sm8done:
+	VADDPD Y9, Y8, Y8
+	VADDPD Y11, Y10, Y10
+	HSUM_PD4(Y8, X8, X9)
+	MOVSD X8, sdy+40(FP)
+	HSUM_PD4(Y10, X10, X11)
+	MOVSD X10, sdyx+48(FP)
+	VZEROUPPER
+	RET
+
+// func bnGradMasked8(d, dy, x *float32, n int, a, b, mean, off, s, t, slope float32)
+TEXT ·bnGradMasked8(SB), NOSPLIT, $0-60
+	MOVQ d+0(FP), R8
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS a+32(FP), Y8
+	VBROADCASTSS b+36(FP), Y5
+	VBROADCASTSS mean+40(FP), Y6
+	VBROADCASTSS off+44(FP), Y7
+	VBROADCASTSS s+48(FP), Y14
+	VBROADCASTSS t+52(FP), Y15
+	VBROADCASTSS slope+56(FP), Y12
+	VXORPS Y13, Y13, Y13
+	SHRQ $3, CX
+	JEQ bgm8done
+
+bgm8loop:
+	MASKED_DY_Z8
+	VMULPS Y8, Y2, Y0
+	VSUBPS Y6, Y1, Y1
+	VMULPS Y5, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VADDPS Y7, Y0, Y0
+	VMOVUPS Y0, (R8)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNE bgm8loop
+
+bgm8done:
+	VZEROUPPER
+	RET
+
+// func scaleMasked8(d, dy, y *float32, n int, s, slope float32)
+TEXT ·scaleMasked8(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), R8
+	MOVQ dy+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSS s+32(FP), Y4
+	VBROADCASTSS slope+36(FP), Y12
+	VXORPS Y13, Y13, Y13
+	SHRQ $3, CX
+	JEQ scm8done
+
+scm8loop:
+	MASKED_DY8
+	VMULPS Y4, Y2, Y0
+	VMOVUPS Y0, (R8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	DECQ CX
+	JNE scm8loop
+
+scm8done:
+	VZEROUPPER
+	RET
+
+// func add8(dst, a, b *float32, n int)
+TEXT ·add8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JEQ add8done
+
+add8loop:
+	VMOVUPS (SI), Y0
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE add8loop
+
+add8done:
+	VZEROUPPER
+	RET
+
+// func copyRows8(dst, src *float32, rows, w, ld int)
+//
+// Copies rows rows of w values, src's consecutive and dst's ld apart:
+// dst[r·ld + i] = src[r·w + i]. Whole vectors, then the row's last w mod 8
+// values under the mask Y1 (VMASKMOVPS: masked-off lanes are neither read
+// nor written).
+TEXT ·copyRows8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R9
+	MOVQ w+24(FP), DX
+	MOVQ ld+32(FP), R10
+	SHLQ $2, R10
+	// Y1: the first w mod 8 lanes set, from rowMask<> + 4·(8 − w mod 8).
+	MOVQ DX, AX
+	ANDQ $7, AX
+	MOVQ $8, BX
+	SUBQ AX, BX
+	LEAQ rowMask<>(SB), R11
+	VMOVUPS (R11)(BX*4), Y1
+
+cr8row:
+	TESTQ R9, R9
+	JEQ cr8done
+	MOVQ DI, R8
+	MOVQ DX, CX
+	SHRQ $3, CX
+	JEQ cr8tail
+
+cr8loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (R8)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	DECQ CX
+	JNE cr8loop
+
+cr8tail:
+	TESTQ AX, AX
+	JEQ cr8next
+	VMASKMOVPS (SI), Y1, Y0
+	VMASKMOVPS Y0, Y1, (R8)
+	LEAQ (SI)(AX*4), SI
+
+cr8next:
+	ADDQ R10, DI
+	DECQ R9
+	JMP cr8row
+
+cr8done:
+	VZEROUPPER
+	RET
+
+// rowMask<> is eight lanes set then eight clear: the 8 lanes from byte
+// 4·(8 − r) have the first r set.
+DATA rowMask<>+0(SB)/8, $0xffffffffffffffff
+DATA rowMask<>+8(SB)/8, $0xffffffffffffffff
+DATA rowMask<>+16(SB)/8, $0xffffffffffffffff
+DATA rowMask<>+24(SB)/8, $0xffffffffffffffff
+DATA rowMask<>+32(SB)/8, $0
+DATA rowMask<>+40(SB)/8, $0
+DATA rowMask<>+48(SB)/8, $0
+DATA rowMask<>+56(SB)/8, $0
+GLOBL rowMask<>(SB), RODATA|NOPTR, $64
