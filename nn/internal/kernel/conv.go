@@ -366,7 +366,8 @@ func (k *Conv) colBuffer(w int) []float32 { return k.cols[w] }
 //
 // With AVX-512, blocks of 16 channels by 16 positions go through
 // transpose16: 16 positions of one output row, or 8 of two rows where the
-// rows are 8 wide.
+// rows are 8 wide. With AVX2, blocks of 8 by 8 positions of one output row
+// go through transpose8.
 func (k *Conv) transposeGrad(gt, d []float32, o16 int) {
 	ohw := k.oh * k.ow
 	oc := 0
@@ -384,6 +385,17 @@ func (k *Conv) transposeGrad(gt, d []float32, o16 int) {
 				_ = gt[at8+7*o16+15]
 				_ = dc[15*ohw+p+15]
 				transpose16(&gt[at], &gt[at8], o16, &dc[p], ohw)
+			}
+		}
+	}
+	if k.vec.avx2 && k.ow%8 == 0 {
+		for ; oc+8 <= k.o; oc += 8 {
+			dc := d[oc*ohw : (oc+8)*ohw]
+			for p := 0; p < ohw; p += 8 {
+				at := (p/k.ow*k.wp+p%k.ow)*o16 + oc
+				_ = gt[at+7*o16+7]
+				_ = dc[7*ohw+p+7]
+				transpose8(&gt[at], o16, &dc[p], ohw)
 			}
 		}
 	}

@@ -299,3 +299,9 @@ func add8(dst, a, b *float32, n int)
 
 //go:noescape
 func copyRows8(dst, src *float32, rows, w, ld int)
+
+// transpose8 writes the transpose of the 8×8 block at src (rows lds apart)
+// to dst, rows ldd apart: row p, value c = src[c·lds + p].
+//
+//go:noescape
+func transpose8(dst *float32, ldd int, src *float32, lds int)

@@ -38,3 +38,7 @@ func (vec) copyRows(dst, src []float32, rows, w, ld int) {
 func transpose16(dst, dst8 *float32, ldd int, src *float32, lds int) {
 	panic("nn: transpose16 runs only with AVX-512")
 }
+
+func transpose8(dst *float32, ldd int, src *float32, lds int) {
+	panic("nn: transpose8 runs only with AVX2")
+}

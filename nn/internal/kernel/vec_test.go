@@ -285,3 +285,28 @@ func TestTranspose16(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose8 checks the AVX2 8×8 transpose against its definition,
+// with row strides other than 8.
+func TestTranspose8(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("the CPU has no AVX2: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	const lds, ldd = 29, 11
+	src := randSlice(r, 7*lds+8, -1, 1)
+	got := make([]float32, 7*ldd+8)
+	transpose8(&got[0], ldd, &src[0], lds)
+	for p := range 8 {
+		for c := range 8 {
+			if got[p*ldd+c] != src[c*lds+p] {
+				t.Fatalf("row %d, value %d = %v, want %v", p, c, got[p*ldd+c], src[c*lds+p])
+			}
+		}
+	}
+	for i, v := range got {
+		if i%ldd >= 8 && v != 0 {
+			t.Fatalf("[%d] (row %d, value %d) written: %v", i, i/ldd, i%ldd, v)
+		}
+	}
+}
