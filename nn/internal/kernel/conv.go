@@ -85,7 +85,7 @@ type Conv struct {
 	paddedBatch []float32
 	paddedFor   *float32
 
-	// colMasks is im2col's layout for the AVX-512 loop (planeMasks).
+	// colMasks is im2col's layout for the assembly loops (planeMasks).
 	colMasks *im2colMasks
 
 	// observer, when set, is handed the forward result an image at a time
@@ -466,9 +466,9 @@ var sumBuffers struct {
 }
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
-// col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 one channel at a time by
-// masked loads (width-keeping convolutions) or gathers (the others), under
-// the table of planeMasks; otherwise row by row with copies.
+// col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 or AVX2 one channel at a
+// time by masked loads (width-keeping convolutions) or gathers (the
+// others), under the table of planeMasks; otherwise row by row with copies.
 func (k *Conv) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
@@ -516,7 +516,7 @@ func (k *Conv) im2col(x, col []float32) {
 	}
 }
 
-// im2colMasks lays out im2col's rows for one channel plane as the AVX-512
+// im2colMasks lays out im2col's rows for one channel plane as the assembly
 // loops of im2colChannel read them: row r = i·KW + j holds, at the
 // positions q whose input lies in the image (where bit q mod 16 of
 // masks[r·nv + q/16] is set), the input value src[offs[r] + q] for

@@ -198,19 +198,24 @@ func (v vec) maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
 func im2colPlane16(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
 
 // im2colChannel fills the KH·KW rows of im2col's matrix for one channel
-// plane src with the layout p, and reports whether it did (AVX-512 only):
-// by masked loads where p has offsets only (width-keeping convolutions),
-// by gathers where it has indices.
+// plane src with the layout p, and reports whether it did (AVX-512 or
+// AVX2): by masked loads where p has offsets only (width-keeping
+// convolutions), by gathers where it has indices.
 func (v vec) im2colChannel(dst, src []float32, p *im2colMasks) bool {
-	if !v.avx512 {
+	if !v.avx512 && !v.avx2 {
 		return false
 	}
 	rows := len(p.masks) / p.nv
 	_ = dst[rows*p.n-1]
 	_ = src[p.planeLen-1]
-	if p.idx == nil {
+	switch {
+	case v.avx2 && p.idx == nil:
+		im2colPlane8(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
+	case v.avx2:
+		im2colGather8(&dst[0], &src[0], p.n, p.nv, &p.idx[0], &p.masks[0], rows)
+	case p.idx == nil:
 		im2colPlane16(&dst[0], &src[0], p.n, p.nv, &p.offs[0], &p.masks[0], rows)
-	} else {
+	default:
 		im2colGather16(&dst[0], &src[0], p.n, &p.idx[0], &p.masks[0], rows)
 	}
 	return true
@@ -305,3 +310,9 @@ func copyRows8(dst, src *float32, rows, w, ld int)
 //
 //go:noescape
 func transpose8(dst *float32, ldd int, src *float32, lds int)
+
+//go:noescape
+func im2colPlane8(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
+
+//go:noescape
+func im2colGather8(dst, src *float32, n, nv int, idx *int32, masks *uint16, rows int)

@@ -436,3 +436,154 @@ TEXT ·transpose8(SB), NOSPLIT, $0-32
 	VMOVUPS Y15, (DI)
 	VZEROUPPER
 	RET
+
+// EXPAND8(b, y) sets the 8 lanes of y to all ones where the matching bit
+// of the byte in b (a 32-bit register) is set, zero elsewhere; Y15 holds
+// the lanes' bits, 1 to 128.
+#define EXPAND8(b, y) \
+	VMOVD b, X0; VPBROADCASTD X0, y; VPAND Y15, y, y; VPCMPEQD Y15, y, y
+
+// func im2colPlane8(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)
+//
+// im2colPlane16 with AVX2: eight values at a time, each vector's lanes
+// from one byte of the row's masks (VMASKMOVPS: masked-off lanes read as 0
+// and are not touched, so addresses outside src are never read), the last
+// n mod 8 values stored under the mask Y13.
+TEXT ·im2colPlane8(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ n+16(FP), DX
+	MOVQ nv+24(FP), R11
+	SHLQ $1, R11
+	MOVQ offs+32(FP), R9
+	MOVQ masks+40(FP), R8
+	MOVQ rows+48(FP), R10
+	VMOVDQU laneBits<>(SB), Y15
+	// Y13: the first n mod 8 lanes set, from rowMask<> + 4·(8 − n mod 8).
+	MOVQ DX, AX
+	ANDQ $7, AX
+	MOVQ $8, BX
+	SUBQ AX, BX
+	LEAQ rowMask<>(SB), CX
+	VMOVUPS (CX)(BX*4), Y13
+
+ip8row:
+	TESTQ R10, R10
+	JEQ ip8done
+	MOVQ src+8(FP), SI
+	MOVQ (R9), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ R8, BX
+	MOVQ DX, CX
+	SHRQ $3, CX
+	JEQ ip8tail
+
+ip8loop:
+	MOVBLZX (BX), AX
+	EXPAND8(AX, Y2)
+	VMASKMOVPS (SI), Y2, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	INCQ BX
+	DECQ CX
+	JNE ip8loop
+
+ip8tail:
+	MOVQ DX, CX
+	ANDQ $7, CX
+	JEQ ip8next
+	MOVBLZX (BX), AX
+	EXPAND8(AX, Y2)
+	VMASKMOVPS (SI), Y2, Y1
+	VMASKMOVPS Y1, Y13, (DI)
+	LEAQ (DI)(CX*4), DI
+
+ip8next:
+	ADDQ R11, R8
+	ADDQ $8, R9
+	DECQ R10
+	JMP ip8row
+
+ip8done:
+	VZEROUPPER
+	RET
+
+// func im2colGather8(dst, src *float32, n, nv int, idx *int32, masks *uint16, rows int)
+//
+// im2colGather16 with AVX2: eight values at a time by VGATHERDPS under the
+// lanes of one byte of the row's masks (masked-off lanes are not read and
+// stay 0), the last n mod 8 values stored under the mask Y13; each row's
+// nv·16 indices and nv masks are 64·nv and 2·nv bytes on from the last.
+TEXT ·im2colGather8(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	MOVQ nv+24(FP), R11
+	SHLQ $1, R11
+	MOVQ idx+32(FP), R9
+	MOVQ masks+40(FP), R8
+	MOVQ rows+48(FP), R10
+	VMOVDQU laneBits<>(SB), Y15
+	MOVQ DX, AX
+	ANDQ $7, AX
+	MOVQ $8, BX
+	SUBQ AX, BX
+	LEAQ rowMask<>(SB), CX
+	VMOVUPS (CX)(BX*4), Y13
+
+ig8row:
+	TESTQ R10, R10
+	JEQ ig8done
+	MOVQ R8, BX
+	MOVQ R9, R12
+	MOVQ DX, CX
+	SHRQ $3, CX
+	JEQ ig8tail
+
+ig8loop:
+	MOVBLZX (BX), AX
+	EXPAND8(AX, Y2)
+	VMOVDQU (R12), Y3
+	VXORPS Y1, Y1, Y1
+	VGATHERDPS Y2, (SI)(Y3*4), Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	ADDQ $32, R12
+	INCQ BX
+	DECQ CX
+	JNE ig8loop
+
+ig8tail:
+	MOVQ DX, CX
+	ANDQ $7, CX
+	JEQ ig8next
+	MOVBLZX (BX), AX
+	EXPAND8(AX, Y2)
+	VMOVDQU (R12), Y3
+	VXORPS Y1, Y1, Y1
+	VGATHERDPS Y2, (SI)(Y3*4), Y1
+	VMASKMOVPS Y1, Y13, (DI)
+	LEAQ (DI)(CX*4), DI
+
+ig8next:
+	ADDQ R11, R8
+	MOVQ R11, AX
+	SHLQ $5, AX
+	ADDQ AX, R9
+	DECQ R10
+	JMP ig8row
+
+ig8done:
+	VZEROUPPER
+	RET
+
+// laneBits<> is 1, 2, 4, ..., 128: lane l's bit of a mask byte.
+DATA laneBits<>+0(SB)/4, $1
+DATA laneBits<>+4(SB)/4, $2
+DATA laneBits<>+8(SB)/4, $4
+DATA laneBits<>+12(SB)/4, $8
+DATA laneBits<>+16(SB)/4, $16
+DATA laneBits<>+20(SB)/4, $32
+DATA laneBits<>+24(SB)/4, $64
+DATA laneBits<>+28(SB)/4, $128
+GLOBL laneBits<>(SB), RODATA|NOPTR, $32

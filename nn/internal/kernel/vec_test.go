@@ -154,7 +154,7 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 	}
 }
 
-// TestIm2colChannelMatchesDefinition checks the AVX-512 im2col of one
+// TestIm2colChannelMatchesDefinition checks each set's im2col of one
 // channel (im2colChannel) against the definition on both of its layouts:
 // width-keeping stride-1 convolutions (masked loads; rows of whole, partial
 // and several vectors, output heights other than the input's from kernels
@@ -164,9 +164,15 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 // that read outside the image would show one), and dst has NaN past its
 // rows, which must stay.
 func TestIm2colChannelMatchesDefinition(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testIm2colChannelMatchesDefinition(t, set.v) })
+	}
+}
+
+func testIm2colChannelMatchesDefinition(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(15, 16))
 	nan := float32(math.NaN())
 	nans := func(n int) []float32 {
