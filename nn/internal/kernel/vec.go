@@ -13,8 +13,7 @@ import "math"
 // vec runs the elementwise loops: their AVX-512 versions where avx512 is
 // set, their AVX2 versions where avx2 is (the CPU has them and the kernel's
 // Options allow them; at most one is set), their Go versions otherwise.
-// Each kernel holds one, chosen when it is built. The max pool loop and
-// the 16×16 transpose have AVX-512 versions only.
+// Each kernel holds one, chosen when it is built.
 type vec struct{ avx512, avx2 bool }
 
 // sumsGo returns Σa and Σa·b in float64 with four accumulators each.

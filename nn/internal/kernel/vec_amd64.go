@@ -183,8 +183,19 @@ func (v vec) scaleMasked(d, dy, y []float32, s, slope float32) {
 func maxPool2Row(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
 
 // maxPool2Rows fills one output row of a 2×2, stride-2 max pool, as
-// maxPool2RowGo does.
+// maxPool2RowGo does. With AVX2 the multiple-of-8 part runs in assembly,
+// the rest in Go.
 func (v vec) maxPool2Rows(o []float32, am []int32, x []float32, r0, w int) {
+	if v.avx2 {
+		n := len(o) &^ 7
+		if n > 0 {
+			_ = x[r0+w+2*n-1] // the last value read, in range
+			am = am[:len(o)]
+			maxPool2Row8(&o[0], &am[0], &x[r0], w, n, int32(r0))
+		}
+		maxPool2RowGo(o[n:], am[n:], x, r0+2*n, w)
+		return
+	}
 	if !v.avx512 || len(o) == 0 {
 		maxPool2RowGo(o, am, x, r0, w)
 		return
@@ -310,6 +321,9 @@ func copyRows8(dst, src *float32, rows, w, ld int)
 //
 //go:noescape
 func transpose8(dst *float32, ldd int, src *float32, lds int)
+
+//go:noescape
+func maxPool2Row8(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
 
 //go:noescape
 func im2colPlane8(dst, src *float32, n, nv int, offs *int, masks *uint16, rows int)

@@ -587,3 +587,88 @@ DATA laneBits<>+20(SB)/4, $32
 DATA laneBits<>+24(SB)/4, $64
 DATA laneBits<>+28(SB)/4, $128
 GLOBL laneBits<>(SB), RODATA|NOPTR, $32
+
+// func maxPool2Row8(o *float32, am *int32, r0 *float32, w, n int, i0 int32)
+//
+// maxPool2Row with AVX2 for n a multiple of 8: eight outputs at a time
+// from 16 values of each input row, split into even (Y4, Y6) and odd (Y5,
+// Y15) columns by VSHUFPS and put in order by VPERMPD; then each later
+// candidate replaces the best (Y4) and its index (Y7) where it is greater
+// (VCMPPS, VBLENDVPS), so that ties and NaN go as in the scalar loop.
+// Y10 holds the indices i0 + 2ox of the even values of row r0, Y11 1, Y12
+// w, Y13 w+1, Y14 16.
+TEXT ·maxPool2Row8(SB), NOSPLIT, $0-44
+	MOVQ o+0(FP), DI
+	MOVQ am+8(FP), R8
+	MOVQ r0+16(FP), SI
+	MOVQ w+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVL i0+40(FP), AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y10
+	VPADDD poolEven8<>(SB), Y10, Y10
+	MOVL $1, AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y11
+	MOVL R9, AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y12
+	INCL AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y13
+	MOVL $16, AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y14
+	LEAQ (SI)(R9*4), DX
+	SHRQ $3, CX
+	JEQ mp8done
+
+mp8loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VSHUFPS $0xdd, Y1, Y0, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VSHUFPS $0x88, Y3, Y2, Y6
+	VPERMPD $0xd8, Y6, Y6
+	VSHUFPS $0xdd, Y3, Y2, Y15
+	VPERMPD $0xd8, Y15, Y15
+	VMOVDQU Y10, Y7
+	VCMPPS $0x1e, Y4, Y5, Y8
+	VBLENDVPS Y8, Y5, Y4, Y4
+	VPADDD Y11, Y10, Y9
+	VBLENDVPS Y8, Y9, Y7, Y7
+	VCMPPS $0x1e, Y4, Y6, Y8
+	VBLENDVPS Y8, Y6, Y4, Y4
+	VPADDD Y12, Y10, Y9
+	VBLENDVPS Y8, Y9, Y7, Y7
+	VCMPPS $0x1e, Y4, Y15, Y8
+	VBLENDVPS Y8, Y15, Y4, Y4
+	VPADDD Y13, Y10, Y9
+	VBLENDVPS Y8, Y9, Y7, Y7
+	VMOVUPS Y4, (DI)
+	VMOVDQU Y7, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $32, DI
+	ADDQ $32, R8
+	VPADDD Y14, Y10, Y10
+	DECQ CX
+	JNE mp8loop
+
+mp8done:
+	VZEROUPPER
+	RET
+
+DATA poolEven8<>+0(SB)/4, $0
+DATA poolEven8<>+4(SB)/4, $2
+DATA poolEven8<>+8(SB)/4, $4
+DATA poolEven8<>+12(SB)/4, $6
+DATA poolEven8<>+16(SB)/4, $8
+DATA poolEven8<>+20(SB)/4, $10
+DATA poolEven8<>+24(SB)/4, $12
+DATA poolEven8<>+28(SB)/4, $14
+GLOBL poolEven8<>(SB), RODATA|NOPTR, $32

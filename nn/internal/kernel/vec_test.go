@@ -119,15 +119,21 @@ func testVecMatchesGo(t *testing.T, asm vec) {
 	}
 }
 
-// TestMaxPool2RowMatchesGo checks the AVX-512 max-pool row against the Go
-// loop, bit for bit with the same argmax, on row lengths around its
-// 16-output groups, with ties, ±0 and NaN among the inputs.
+// TestMaxPool2RowMatchesGo checks each set's max-pool row against the Go
+// loop, bit for bit with the same argmax, on row lengths around its 16- and
+// 8-output groups, with ties, ±0 and NaN among the inputs.
 func TestMaxPool2RowMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testMaxPool2RowMatchesGo(t, set.v) })
+	}
+}
+
+func testMaxPool2RowMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, ow := range []int{1, 7, 14, 15, 16, 17, 33} {
+	for _, ow := range []int{1, 7, 8, 9, 14, 15, 16, 17, 24, 33} {
 		w := 2*ow + 3 // rows wider than the pooled part, as with odd widths
 		x := randSlice(r, 3*w, -2, 2)
 		for i := range x {
