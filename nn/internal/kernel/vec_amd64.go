@@ -7,7 +7,8 @@ import "golang.org/x/sys/cpu"
 // hasAVX512 is whether the loops of vec_amd64.s run here: AVX512F, and
 // AVX512DQ for zeroing zmm registers with VXORPS (every AVX-512 CPU since
 // Skylake-SP and Zen 4 has both; Knights Landing lacks DQ). Set once, at
-// start-up; Options.GoLoops turns the loops off for one kernel.
+// start-up (GODEBUG's cpu.avx512f=off clears it); Options.Loops chooses
+// other loops for one kernel.
 var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 // hasAVX2 is whether the loops of vec_avx2_amd64.s run here: AVX2 (and
