@@ -21,7 +21,8 @@ const stepEnv = "ROBUSTQ_TEST_STEP_OUT"
 
 // TestBackendsAgreeOnTrainingStep runs one training step of the MNIST CNN
 // (batch 16, random inputs in [0,1]) with the pure-Go GEMM, with robustq's
-// assembly kernels and with OpenBLAS, each in a child process, and compares
+// assembly kernels (the default set, then the AVX2 one with its loops) and
+// with OpenBLAS, each in a child process, and compares
 // the losses and gradients of each accelerated backend with the pure-Go
 // ones. It skips the backends that do not run here.
 func TestBackendsAgreeOnTrainingStep(t *testing.T) {
@@ -57,9 +58,9 @@ func TestBackendsAgreeOnTrainingStep(t *testing.T) {
 	}
 	goName, goVals := run("gonum")
 	tested := 0
-	for _, env := range []string{"kernels", "openblas"} {
+	for _, env := range []string{"kernels", "avx2", "openblas"} {
 		fastName, fastVals := run(env)
-		if fastName == goName || (env == "kernels") != strings.HasPrefix(fastName, "robustq") {
+		if fastName == goName || (env != "openblas") != strings.HasPrefix(fastName, "robustq") {
 			t.Logf("%s=%s: %s runs (not installed or not supported here)", blas.EnvVar, env, fastName)
 			continue
 		}

@@ -40,23 +40,24 @@
 // convolution with the shortcut's addition; and in training graphs a batch
 // norm takes its per-channel sums from the kernels that write its input
 // and its output's gradient, image by image while in cache. Batch norm's
-// and leaky ReLU's elementwise loops use AVX-512 where the CPU has it,
-// rounding exactly as their Go versions do; the build tag noasm turns all
-// of robustq's assembly off.
+// and leaky ReLU's elementwise loops use AVX-512 where the CPU has it, AVX2
+// where it has that instead, rounding exactly as their Go versions do; the
+// build tag noasm turns all of robustq's assembly off.
 // Graphs are built once per batch size and mode and reused, with their
 // buffers; evaluation batches are padded to a few bucketed sizes so that
 // varying batch sizes reuse graphs.
 //
 // The GEMM under conv and dense layers is robustq's AVX-512 assembly where
-// the CPU has AVX-512, OpenBLAS where it does not and the machine has it
-// (found at run time, no cgo), and gonum's pure Go otherwise; GEMMBackend
-// says which, and the environment variable ROBUSTQ_BLAS overrides the
-// choice ("gonum", "openblas", or a library's path). The kernels split
-// work over GOMAXPROCS workers themselves, goroutines kept from call to
-// call that spin briefly before parking (a training step makes a few
-// hundred parallel calls, and waking a parked thread costs tens of
-// microseconds), so on first use they set OpenBLAS to one thread per call,
-// process-wide.
+// the CPU has AVX-512, its AVX2+FMA assembly where the CPU has those
+// instead, OpenBLAS on older CPUs where the machine has it (found at run
+// time, no cgo), and gonum's pure Go otherwise; GEMMBackend says which, and
+// the environment variable ROBUSTQ_BLAS overrides the choice ("gonum",
+// "openblas", a library's path, or "avx2" for the AVX2 kernels and loops
+// on a CPU with AVX-512). The kernels split work over GOMAXPROCS workers
+// themselves, goroutines kept from call to call that spin briefly before
+// parking (a training step makes a few hundred parallel calls, and waking
+// a parked thread costs tens of microseconds), so on first use they set
+// OpenBLAS to one thread per call, process-wide.
 //
 // # Example
 //
@@ -87,8 +88,8 @@
 //   - ReLU's derivative at exactly 0 is 0, as in PyTorch (Gorgonia's Rectify
 //     gives 1, which changes input gradients on MNIST's zero background).
 //   - The same seed gives the same initial weights, the same shuffling and
-//     the same trained weights. Where robustq's AVX-512 GEMM kernels run
-//     they do whatever GOMAXPROCS is: every sum over a batch is made of
+//     the same trained weights. Where robustq's GEMM kernels (AVX-512 or
+//     AVX2) run they do whatever GOMAXPROCS is: every sum over a batch is made of
 //     partial sums over fixed ranges of images, added in a fixed order
 //     (TestGradientsIndependentOfWorkers compares 1, 2 and 3 workers bit
 //     for bit). On the OpenBLAS and gonum backends they can differ in the

@@ -14,9 +14,11 @@ import (
 	"github.com/robustq/robustq/nn/internal/kernel"
 )
 
-// GEMMBackend says which matrix multiply the kernels use: robustq's AVX-512
-// kernels, "openblas: <path> (<core> kernels)" when OpenBLAS was found at run
-// time, or "gonum".
+// GEMMBackend says which matrix multiply the kernels use: "robustq AVX-512
+// kernels (Go assembly)", "robustq AVX2+FMA kernels (Go assembly)" (where
+// the CPU lacks AVX-512, or ROBUSTQ_BLAS=avx2; the elementwise loops are
+// then AVX2 too), "openblas: <path> (<core> kernels)" when OpenBLAS was
+// found at run time, or "gonum".
 func GEMMBackend() string { return rqblas.Backend() }
 
 // opIDs makes every gop's hash unique, so Gorgonia never merges two

@@ -12,11 +12,13 @@ import (
 )
 
 // EnvVar is the environment variable that chooses the backend. Unset (or
-// "kernels"), robustq's AVX-512 kernels run where the CPU has AVX-512, and
-// OpenBLAS, then gonum, elsewhere. A path to a shared library exporting
-// cblas_sgemm is tried before the default OpenBLAS names (and the kernels are
-// not used); "openblas" tries only those names; "gonum" or "off" (any case)
-// forces the pure-Go fallback.
+// "kernels"), robustq's AVX-512 kernels run where the CPU has AVX-512, its
+// AVX2+FMA kernels where it has those, and OpenBLAS, then gonum, elsewhere.
+// "avx2" runs the AVX2+FMA kernels even where AVX-512 is present (to
+// compare; elsewhere it is the default order). A path to a shared library
+// exporting cblas_sgemm is tried before the default OpenBLAS names (and the
+// kernels are not used); "openblas" tries only those names; "gonum" or
+// "off" (any case) forces the pure-Go fallback.
 const EnvVar = "ROBUSTQ_BLAS"
 
 // CBLAS enumeration values (cblas.h).
@@ -58,17 +60,18 @@ type library struct {
 	core, coreNote string
 }
 
-// backend is the chosen implementation: robustq's assembly kernels when
-// kernels is set, else the library lib, else gonum (lib nil).
+// backend is the chosen implementation: robustq's assembly kernels of the
+// set kernels when it is not noKernels, else the library lib, else gonum
+// (lib nil).
 type backend struct {
 	lib     *library
-	kernels bool
+	kernels kernelSet
 }
 
 // String reports the backend as Backend does.
 func (be backend) String() string {
-	if be.kernels {
-		return kernelsName
+	if be.kernels != noKernels {
+		return be.kernels.String()
 	}
 	if be.lib == nil {
 		return "gonum"
@@ -113,19 +116,25 @@ func candidates(env string) []string {
 
 // isKeyword reports whether env names a backend rather than a library path.
 func isKeyword(env string) bool {
-	return strings.EqualFold(env, "kernels") || strings.EqualFold(env, "openblas")
+	return strings.EqualFold(env, "kernels") || strings.EqualFold(env, "avx2") || strings.EqualFold(env, "openblas")
 }
 
-// choose returns the backend for the value env of ROBUSTQ_BLAS: the
-// assembly kernels when env is empty or "kernels" and kernels (the CPU runs
-// them) is set; otherwise the first candidate library that open loads, with
-// its thread count set to threads when threads > 0 and the library allows
-// it, or gonum when none loads. It never panics on a missing or unusable
+// choose returns the backend for the value env of ROBUSTQ_BLAS, given the
+// kernel sets the CPU runs (cpu): with env empty or "kernels", the
+// AVX-512 kernels, else the AVX2 ones; with "avx2", the AVX2 ones; where
+// those do not run, the first candidate library that open loads, with its
+// thread count set to threads when threads > 0 and the library allows it,
+// or gonum when none loads. It never panics on a missing or unusable
 // library.
-func choose(env string, threads int, open func(path string) (*library, error), kernels bool) backend {
+func choose(env string, threads int, open func(path string) (*library, error), cpu cpuKernels) backend {
 	env = strings.TrimSpace(env)
-	if kernels && (env == "" || strings.EqualFold(env, "kernels")) {
-		return backend{kernels: true}
+	if env == "" || strings.EqualFold(env, "kernels") || strings.EqualFold(env, "avx2") {
+		switch {
+		case cpu.avx512 && !strings.EqualFold(env, "avx2"):
+			return backend{kernels: avx512Kernels}
+		case cpu.avx2:
+			return backend{kernels: avx2Kernels}
+		}
 	}
 	for _, p := range candidates(env) {
 		lib, err := open(p)
@@ -161,24 +170,34 @@ var process struct {
 // current returns the process's backend, choosing it on the first call.
 func current() backend {
 	process.once.Do(func() {
-		process.be = choose(os.Getenv(EnvVar), threadsFromEnv(), openLibrary, haveKernels)
+		process.be = choose(os.Getenv(EnvVar), threadsFromEnv(), openLibrary, cpuKernels{haveAVX512, haveAVX2})
 	})
 	return process.be
 }
 
 // Backend says which implementation Sgemm uses in this process:
-// "robustq AVX-512 kernels (Go assembly)", "openblas: <path> (<core>
-// kernels)" with the path that was loaded and OpenBLAS's kernel set, or
-// "gonum". The first call to Backend or Sgemm makes the choice; later
-// changes to the environment have no effect.
+// "robustq AVX-512 kernels (Go assembly)", "robustq AVX2+FMA kernels (Go
+// assembly)", "openblas: <path> (<core> kernels)" with the path that was
+// loaded and OpenBLAS's kernel set, or "gonum". The first call to Backend
+// or Sgemm makes the choice; later changes to the environment have no
+// effect.
 func Backend() string {
 	return current().String()
 }
 
-// Kernels reports whether Sgemm runs robustq's assembly kernels in this
-// process, which read matrices given by row offsets (PackedA.SgemmRows,
-// SgemmRowsT, SgemmRowsA) in place; other backends copy them first.
-func Kernels() bool { return current().kernels }
+// Kernels reports whether Sgemm runs robustq's assembly kernels (either
+// set) in this process, which read matrices given by row offsets
+// (PackedA.SgemmRows, SgemmRowsT, SgemmRowsA) in place; other backends copy
+// them first.
+func Kernels() bool { return current().kernels != noKernels }
+
+// KernelsAVX2 reports whether the kernels that run are the AVX2+FMA ones:
+// where the CPU lacks AVX-512, or ROBUSTQ_BLAS=avx2 asked for them. nn's
+// elementwise loops follow the same choice.
+func KernelsAVX2() bool { return current().kernels == avx2Kernels }
+
+// cpuKernels is the kernel sets the CPU and the operating system run.
+type cpuKernels struct{ avx512, avx2 bool }
 
 // SetThreads sets the number of threads OpenBLAS runs each Sgemm call on to
 // n (at least 1), for the whole process, and reports whether it did: false
@@ -239,8 +258,8 @@ func sgemm(be backend, tA, tB blas.Transpose, m, n, k int, alpha float32, a []fl
 		scale(beta, m, n, c, ldc)
 		return
 	}
-	if be.kernels {
-		kernelSgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if be.kernels != noKernels {
+		kernelSgemm(be.kernels, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if be.lib == nil || !fitsInt32(m, n, k, lda, ldb, ldc) {

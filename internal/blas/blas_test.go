@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,13 +19,13 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// backends returns the backends to test: gonum always, the assembly
-// kernels where the CPU runs them, and OpenBLAS when it loads (tests that
-// need one of those call kernelsBackend or openblas, which skip).
+// backends returns the backends to test: gonum always, each set of
+// assembly kernels the CPU runs (AVX-512, AVX2), and OpenBLAS when it loads
+// (tests that need one of those call kernelSets or openblas, which skip).
 func backends() []backend {
 	bes := []backend{{}}
-	if haveKernels {
-		bes = append(bes, backend{kernels: true})
+	for _, ks := range kernelSets() {
+		bes = append(bes, backend{kernels: ks})
 	}
 	if be := loadedLibrary(); be.lib != nil {
 		bes = append(bes, be)
@@ -39,7 +40,7 @@ var loadedLibrary = sync.OnceValue(func() backend {
 	if strings.EqualFold(strings.TrimSpace(env), "kernels") {
 		env = ""
 	}
-	return choose(env, threadsFromEnv(), openLibrary, false)
+	return choose(env, threadsFromEnv(), openLibrary, cpuKernels{})
 })
 
 // openblas returns the OpenBLAS backend or skips the test.
@@ -51,18 +52,24 @@ func openblas(t testing.TB) backend {
 	return be
 }
 
-// kernelsBackend returns the assembly kernels' backend or skips the test.
-func kernelsBackend(t testing.TB) backend {
-	if !haveKernels {
-		t.Skip("this CPU does not run the AVX-512 kernels")
+// kernelSets returns the sets of assembly kernels the CPU runs.
+func kernelSets() []kernelSet {
+	var sets []kernelSet
+	if haveAVX512 {
+		sets = append(sets, avx512Kernels)
 	}
-	return backend{kernels: true}
+	if haveAVX2 {
+		sets = append(sets, avx2Kernels)
+	}
+	return sets
 }
 
 func backendName(be backend) string {
 	switch {
-	case be.kernels:
-		return "kernels"
+	case be.kernels == avx512Kernels:
+		return "avx512"
+	case be.kernels == avx2Kernels:
+		return "avx2"
 	case be.lib == nil:
 		return "gonum"
 	}
@@ -245,12 +252,17 @@ func TestSgemm(t *testing.T) {
 			checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
 		})
 	})
-	t.Run("kernels", func(t *testing.T) {
-		be := kernelsBackend(t)
-		sgemmCases(func(tc sgemmCase) {
-			checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
+	for _, ks := range []kernelSet{avx512Kernels, avx2Kernels} {
+		be := backend{kernels: ks}
+		t.Run(backendName(be), func(t *testing.T) {
+			if !slices.Contains(kernelSets(), ks) {
+				t.Skipf("this CPU does not run the %s", ks)
+			}
+			sgemmCases(func(tc sgemmCase) {
+				checkResult(t, tc.name, tc.o, tc.o.run(be, tc.alpha, tc.beta), tc.ref, tc.mag, tc.tolFactor)
+			})
 		})
-	})
+	}
 }
 
 // TestOpenBLASMatchesGonum compares the two backends directly on the
@@ -444,7 +456,7 @@ func TestCandidates(t *testing.T) {
 	if got := candidates("/opt/lib/libmkl_rt.so"); len(got) < 2 || got[0] != "/opt/lib/libmkl_rt.so" || got[1] != "libopenblas.so.0" {
 		t.Errorf("candidates(path) = %v, want the path, then libopenblas.so.0, ...", got)
 	}
-	for _, env := range []string{"", "kernels", "openblas"} {
+	for _, env := range []string{"", "kernels", "avx2", "openblas"} {
 		if got := candidates(env); len(got) < 2 || got[0] != "libopenblas.so.0" || got[1] != "libopenblas.so" {
 			t.Errorf(`candidates(%q) = %v, want libopenblas.so.0, libopenblas.so, ...`, env, got)
 		}
@@ -452,6 +464,7 @@ func TestCandidates(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
+	none, avx2, both := cpuKernels{}, cpuKernels{avx2: true}, cpuKernels{avx512: true, avx2: true}
 	var tried []string
 	var setTo []int32
 	fake := func(okPath string, withThreads bool) func(string) (*library, error) {
@@ -471,25 +484,28 @@ func TestChoose(t *testing.T) {
 		name, env, ok string
 		threads       int
 		withThreads   bool
-		kernels       bool // the CPU runs the assembly kernels
+		cpu           cpuKernels // the kernel sets the CPU runs
 		want          string
 		wantTried     int     // candidates tried
 		wantSet       []int32 // setThreads calls
 	}{
-		{"forced gonum", "gonum", "libopenblas.so.0", 2, true, true, "gonum", 0, nil},
-		{"forced off", "off", "libopenblas.so.0", 2, true, true, "gonum", 0, nil},
-		{"env path first", "/x/libblas.so", "/x/libblas.so", 3, true, true, "openblas: /x/libblas.so", 1, []int32{3}},
-		{"env path missing, default found", "/x/libblas.so", "libopenblas.so", 2, true, false, "openblas: libopenblas.so", 3, []int32{2}},
-		{"default without kernels", "", "libopenblas.so.0", 2, false, false, "openblas: libopenblas.so.0", 1, nil},
-		{"default with kernels", "", "libopenblas.so.0", 2, false, true, kernelsName, 0, nil},
-		{"kernels asked for", " Kernels ", "libopenblas.so.0", 2, false, true, kernelsName, 0, nil},
-		{"kernels asked for, CPU lacks them", "kernels", "libopenblas.so.0", 2, false, false, "openblas: libopenblas.so.0", 1, nil},
-		{"openblas asked for", "OpenBLAS", "libopenblas.so.0", 2, false, true, "openblas: libopenblas.so.0", 1, nil},
-		{"threads left alone", "", "libopenblas.so.0", 0, true, false, "openblas: libopenblas.so.0", 1, nil},
-		{"nothing found", "", "", 2, true, false, "gonum", len(candidates("")), nil},
+		{"forced gonum", "gonum", "libopenblas.so.0", 2, true, both, "gonum", 0, nil},
+		{"forced off", "off", "libopenblas.so.0", 2, true, both, "gonum", 0, nil},
+		{"env path first", "/x/libblas.so", "/x/libblas.so", 3, true, both, "openblas: /x/libblas.so", 1, []int32{3}},
+		{"env path missing, default found", "/x/libblas.so", "libopenblas.so", 2, true, none, "openblas: libopenblas.so", 3, []int32{2}},
+		{"default without kernels", "", "libopenblas.so.0", 2, false, none, "openblas: libopenblas.so.0", 1, nil},
+		{"default with kernels", "", "libopenblas.so.0", 2, false, both, avx512Kernels.String(), 0, nil},
+		{"default with AVX2 only", "", "libopenblas.so.0", 2, false, avx2, avx2Kernels.String(), 0, nil},
+		{"kernels asked for", " Kernels ", "libopenblas.so.0", 2, false, both, avx512Kernels.String(), 0, nil},
+		{"kernels asked for, CPU lacks them", "kernels", "libopenblas.so.0", 2, false, none, "openblas: libopenblas.so.0", 1, nil},
+		{"AVX2 asked for", " AVX2 ", "libopenblas.so.0", 2, false, both, avx2Kernels.String(), 0, nil},
+		{"AVX2 asked for, CPU lacks it", "avx2", "libopenblas.so.0", 2, false, none, "openblas: libopenblas.so.0", 1, nil},
+		{"openblas asked for", "OpenBLAS", "libopenblas.so.0", 2, false, both, "openblas: libopenblas.so.0", 1, nil},
+		{"threads left alone", "", "libopenblas.so.0", 0, true, none, "openblas: libopenblas.so.0", 1, nil},
+		{"nothing found", "", "", 2, true, none, "gonum", len(candidates("")), nil},
 	} {
 		tried, setTo = nil, nil
-		got := choose(tc.env, tc.threads, fake(tc.ok, tc.withThreads), tc.kernels).String()
+		got := choose(tc.env, tc.threads, fake(tc.ok, tc.withThreads), tc.cpu).String()
 		if got != tc.want || len(tried) != tc.wantTried || fmt.Sprint(setTo) != fmt.Sprint(tc.wantSet) {
 			t.Errorf("%s: got %q after trying %v, threads set %v; want %q after %d tries, threads set %v",
 				tc.name, got, tried, setTo, tc.want, tc.wantTried, tc.wantSet)
@@ -509,7 +525,7 @@ func TestOpenLibraryErrors(t *testing.T) {
 			t.Errorf("opening libc: got %v, %v; want an error about cblas_sgemm", lib, err)
 		}
 	}
-	if be := choose("/nonexistent/lib.so", 1, func(string) (*library, error) { return nil, errors.New("no") }, true); be.lib != nil || be.kernels {
+	if be := choose("/nonexistent/lib.so", 1, func(string) (*library, error) { return nil, errors.New("no") }, cpuKernels{avx512: true, avx2: true}); be.lib != nil || be.kernels != noKernels {
 		t.Errorf("choose with nothing loadable = %v, want gonum", be)
 	}
 }
@@ -546,16 +562,24 @@ func TestBackendEnv(t *testing.T) {
 		}
 	}
 	unset := child("")
-	if haveKernels != (unset == kernelsName) {
-		t.Errorf("%s unset: Backend() = %q; the CPU runs the kernels: %v", EnvVar, unset, haveKernels)
+	want := map[bool]string{true: avx512Kernels.String(), false: avx2Kernels.String()}[haveAVX512]
+	if haveAVX512 || haveAVX2 {
+		if unset != want {
+			t.Errorf("%s unset: Backend() = %q, want %q", EnvVar, unset, want)
+		}
+	} else if strings.HasPrefix(unset, "robustq") {
+		t.Errorf("%s unset: Backend() = %q on a CPU without the kernels", EnvVar, unset)
 	}
 	if got := child("kernels"); got != unset {
 		t.Errorf("%s=kernels: Backend() = %q, want %q as with no setting", EnvVar, got, unset)
 	}
+	if got := child("avx2"); haveAVX2 && got != avx2Kernels.String() {
+		t.Errorf("%s=avx2: Backend() = %q, want %q", EnvVar, got, avx2Kernels.String())
+	}
 	// A missing path falls through to the default libraries, as
 	// "openblas" does, and never to the kernels.
 	missing, lib := child("/nonexistent/libopenblas.so"), child("openblas")
-	if missing != lib || lib == kernelsName {
+	if missing != lib || strings.HasPrefix(lib, "robustq") {
 		t.Errorf("%s=<missing path>: Backend() = %q, and with openblas %q; want the same library or gonum", EnvVar, missing, lib)
 	}
 	t.Logf("this process: %s", Backend())

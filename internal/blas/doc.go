@@ -1,7 +1,8 @@
 // Package blas is the single-precision matrix multiply under robustq's
 // conv and dense layers: [Sgemm], with gonum's semantics, run by robustq's
-// own AVX-512 kernels where the CPU has AVX-512, by OpenBLAS where it does
-// not and the machine has OpenBLAS, and by gonum's pure-Go code otherwise.
+// own AVX-512 kernels where the CPU has AVX-512, by its AVX2+FMA kernels
+// where it has those instead, by OpenBLAS on other CPUs where the machine
+// has OpenBLAS, and by gonum's pure-Go code otherwise.
 //
 // # Overview
 //
@@ -15,6 +16,12 @@
 // the GEMMs of robustq's layers faster than OpenBLAS's AVX2 kernels
 // (BenchmarkSgemm; BENCHMARKS.md). The build tag noasm leaves them out, as
 // it does gonum's assembly.
+//
+// CPUs with AVX2 and FMA but no AVX-512 (Haswell to Alder Lake, Zen 1 to 3)
+// run a second set with the same structure and tiles that fit their 16 ymm
+// registers: 6×16 (12 accumulators) over A packed into 6-row panels, 3×4
+// dot products (the last k mod 8 masked), 6×16 tiles with A's rows read in
+// place, and 12×8 tiles of runs of three rows.
 //
 // Beyond Sgemm, the kernels take two forms of A and B that convolutions
 // need: [PackedA], a layer's filters packed once for every image of a
@@ -39,7 +46,10 @@
 // The environment variable ROBUSTQ_BLAS changes the choice: "gonum" or
 // "off" force the pure-Go fallback; "openblas" skips the kernels and tries
 // the default OpenBLAS names below; a path skips the kernels and tries that
-// library first; "kernels" or nothing is the default order.
+// library first; "avx2" runs the AVX2+FMA kernels even on a CPU with
+// AVX-512 (as GODEBUG=cpu.avx512f=off does, which hides AVX-512 from
+// golang.org/x/sys/cpu); "kernels" or nothing is the default order.
+// [Backend] names the kernel set that runs.
 //
 // The library is the first of these that loads and exports cblas_sgemm:
 //

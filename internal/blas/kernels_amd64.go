@@ -4,11 +4,16 @@ package blas
 
 import "golang.org/x/sys/cpu"
 
-// haveKernels reports whether the CPU and the operating system run the
+// haveAVX512 reports whether the CPU and the operating system run the
 // AVX-512 kernels of kernels_amd64.s: AVX512F, and AVX512VL for the
 // 256-bit EVEX additions of kdot4x4's final sums (every AVX-512 CPU since
-// Skylake-SP and Zen 4 has both; Knights Landing lacks VL).
-var haveKernels = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+// Skylake-SP and Zen 4 has both; Knights Landing lacks VL). GODEBUG's
+// cpu.avx512f=off hides them (golang.org/x/sys/cpu reads it).
+var haveAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// haveAVX2 reports whether they run the AVX2+FMA kernels of
+// kernels_avx2_amd64.s (Haswell and Zen on).
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // kern8x32 computes one 8×32 tile of C (row stride ldc):
 //
@@ -65,3 +70,35 @@ func kern8x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *flo
 //
 //go:noescape
 func kern18x16slide(a *float32, bases *[6]int, steps int, b *float32, c *float32, load bool)
+
+// The AVX2+FMA kernels (kernels_avx2_amd64.s), for CPUs without AVX-512:
+// the same contracts with tiles that fit 16 ymm registers.
+
+// kern6x16 is kern8x32 for a 6×16 tile: A packed in 6-row panels (6
+// values per step).
+//
+//go:noescape
+func kern6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, load bool)
+
+// kern6x16rows is kern8x32rows for a 6×16 tile.
+//
+//go:noescape
+func kern6x16rows(kc int, a, b *float32, rows *int, c *float32, ldc int, load bool)
+
+// kdot3x4 is kdot4x4 for a 3×4 tile: rows a[0..2] of A (a[3] is not
+// read), each k values read 8 at a time (the last k mod 8 masked).
+//
+//go:noescape
+func kdot3x4(k int, a, b *[4]*float32, alpha float32, c *float32, ldc int, load bool)
+
+// kern6x16arows is kern8x32arows for a 6×16 tile: rows[0..5] are read.
+//
+//go:noescape
+func kern6x16arows(a *float32, rows *[8]int, kc int, b *float32, ldb int, c *float32, ldc int, load bool)
+
+// kern12x8slide is kern18x16slide for four runs of three rows (bases[0..3])
+// and 8 columns: B's rows and C's rows are 8 values 16 apart (one half of
+// SgemmRowsA3's 16 columns).
+//
+//go:noescape
+func kern12x8slide(a *float32, bases *[6]int, steps int, b *float32, c *float32, load bool)

@@ -40,11 +40,11 @@ func (p *PackedA) pack(be backend, tA blas.Transpose, m, k int, alpha float32, a
 		panic(shortA)
 	}
 	p.be, p.tA, p.m, p.k, p.alpha, p.a, p.lda = be, tA, m, k, alpha, a, lda
-	if !be.kernels || m == 0 || k == 0 || alpha == 0 {
+	if be.kernels == noKernels || m == 0 || k == 0 || alpha == 0 {
 		p.packed = p.packed[:0]
 		return
 	}
-	p.packed = packAll(p.packed, a, lda, tA != blas.NoTrans, m, k, alpha)
+	p.packed = packAll(be.kernels, p.packed, a, lda, tA != blas.NoTrans, m, k, alpha)
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C with the A and alpha that
@@ -52,7 +52,7 @@ func (p *PackedA) pack(be backend, tA blas.Transpose, m, k int, alpha float32, a
 // the package's Sgemm.
 func (p *PackedA) Sgemm(tB blas.Transpose, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	be := p.be
-	if !be.kernels || len(p.packed) == 0 || asDots(p.tA, tB, p.k) {
+	if be.kernels == noKernels || len(p.packed) == 0 || asDots(p.tA, tB, p.k) {
 		sgemm(be, p.tA, tB, p.m, n, p.k, p.alpha, p.a, p.lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -62,5 +62,5 @@ func (p *PackedA) Sgemm(tB blas.Transpose, n int, b []float32, ldb int, beta flo
 	}
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
-	packedSgemm(ws, p.packed, p.m, p.k, tB, n, matrix{s: b, ld: ldb}, beta, c, ldc)
+	packedSgemm(ws, be.kernels, p.packed, p.m, p.k, tB, n, matrix{s: b, ld: ldb}, beta, c, ldc)
 }

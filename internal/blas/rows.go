@@ -77,7 +77,7 @@ func (p *PackedA) SgemmRows(n int, b []float32, r Rows, beta float32, c []float3
 	checkExcept(p.tA, blas.NoTrans, p.m, n, p.k, p.a, p.lda, b, max(n, 1), c, ldc, true)
 	r.check(b, p.k, n)
 	rows := r.offs
-	if !p.be.kernels || len(p.packed) == 0 {
+	if p.be.kernels == noKernels || len(p.packed) == 0 {
 		buf := gather(b, rows, n)
 		defer gathered.Put(buf)
 		p.Sgemm(blas.NoTrans, n, *buf, max(n, 1), beta, c, ldc)
@@ -88,7 +88,7 @@ func (p *PackedA) SgemmRows(n int, b []float32, r Rows, beta float32, c []float3
 	}
 	ws := workspaces.Get().(*workspace)
 	defer workspaces.Put(ws)
-	packedSgemm(ws, p.packed, p.m, p.k, blas.NoTrans, n, matrix{s: b, rows: rows}, beta, c, ldc)
+	packedSgemm(ws, p.be.kernels, p.packed, p.m, p.k, blas.NoTrans, n, matrix{s: b, rows: rows}, beta, c, ldc)
 }
 
 // SgemmRowsT computes C = alpha·A·Bᵀ + beta·C for A m×k (row-major, lda)
@@ -103,13 +103,13 @@ func sgemmRowsT(be backend, m, n, k int, alpha float32, a []float32, lda int, b 
 	checkExcept(blas.NoTrans, blas.Trans, m, n, k, a, lda, b, max(k, 1), c, ldc, true)
 	r.check(b, n, k)
 	rows := r.offs
-	if !be.kernels || k < DotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
+	if be.kernels == noKernels || k < DotMinK || m == 0 || n == 0 || k == 0 || alpha == 0 {
 		buf := gather(b, rows, k)
 		defer gathered.Put(buf)
 		sgemm(be, blas.NoTrans, blas.Trans, m, n, k, alpha, a, lda, *buf, max(k, 1), beta, c, ldc)
 		return
 	}
-	dotSgemm(m, n, k, alpha, a, lda, matrix{s: b, rows: rows}, beta, c, ldc)
+	dotSgemm(be.kernels, m, n, k, alpha, a, lda, matrix{s: b, rows: rows}, beta, c, ldc)
 }
 
 // SgemmRowsA computes C = A·B + beta·C for the m×k matrix A whose row i is
@@ -151,7 +151,7 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, r Rows, b []float32, ldb i
 		scale(beta, m, n, c, ldc)
 		return
 	}
-	if !be.kernels || n%16 != 0 {
+	if be.kernels == noKernels || n%16 != 0 {
 		buf := gather(a, rows, k)
 		defer gathered.Put(buf)
 		sgemm(be, blas.NoTrans, blas.NoTrans, m, n, k, 1, *buf, max(k, 1), b, ldb, beta, c, ldc)
@@ -161,25 +161,34 @@ func sgemmRowsA(be backend, m, n, k int, a []float32, r Rows, b []float32, ldb i
 		scale(beta, m, n, c, ldc)
 	}
 	load := beta != 0
+	// Tiles of tr rows by up to tc columns: 8×32 (8×16 for the last 16
+	// columns) with AVX-512, 6×16 with AVX2.
+	tr, tc := 8, 32
+	if be.kernels == avx2Kernels {
+		tr, tc = 6, 16
+	}
 	var ar [8]int
 	var tile [8 * 32]float32
-	for j := 0; j < n; j += 32 {
-		cols := min(32, n-j)
+	for j := 0; j < n; j += tc {
+		cols := min(tc, n-j)
 		// Direct calls, not a function value: through one, ar and tile
 		// would escape to the heap on every call (go build -gcflags=-m).
 		kern := func(a *float32, ar *[8]int, b *float32, c *float32, ldc int, load bool) {
-			if cols == 16 {
+			switch {
+			case tr == 6:
+				kern6x16arows(a, ar, k, b, ldb, c, ldc, load)
+			case cols == 16:
 				kern8x16arows(a, ar, k, b, ldb, c, ldc, load)
-			} else {
+			default:
 				kern8x32arows(a, ar, k, b, ldb, c, ldc, load)
 			}
 		}
-		for i := 0; i < m; i += 8 {
-			valid := min(8, m-i)
+		for i := 0; i < m; i += tr {
+			valid := min(tr, m-i)
 			for r := range ar {
 				ar[r] = rows[i+min(r, valid-1)]
 			}
-			if valid == 8 {
+			if valid == tr {
 				kern(&a[0], &ar, &b[j], &c[i*ldc+j], ldc, load)
 				continue
 			}
@@ -214,8 +223,9 @@ func TapRows(k int) int { return (k + 4) / 3 * 3 }
 // n = ldb = ldc = 16, for an m×k matrix A whose rows come in runs of three
 // windows one value apart: rows[3g+j] = rows[3g] + j (m a multiple of 3),
 // the filter taps along a row of a 3-wide kernel in an implicit im2col
-// matrix. There the kernels compute six runs at a time, each value of A
-// loaded once for its three rows (kern18x16slide). B must have TapRows(k)
+// matrix. There the kernels compute six runs at a time (four with AVX2),
+// each value of A loaded once for its three rows (kern18x16slide,
+// kern12x8slide). B must have TapRows(k)
 // rows of 16 values, those from row k on zero, and a must hold TapRows(k)
 // values from every run's first row. It panics as SgemmRowsA does, and if
 // these conditions fail.
@@ -250,13 +260,23 @@ func SgemmRowsA3(m, k int, a []float32, rows Rows, b []float32, beta float32, c 
 func sgemmRowsA3(be backend, m, k int, a []float32, r Rows, b []float32, beta float32, c []float32) {
 	rows := r.offs
 	done := 0
-	if be.kernels {
-		var bases [6]int
+	var bases [6]int
+	switch be.kernels {
+	case avx512Kernels:
 		for ; done+18 <= m; done += 18 {
 			for g := range bases {
 				bases[g] = rows[done+3*g]
 			}
 			kern18x16slide(&a[0], &bases, TapRows(k)/3, &b[0], &c[done*16], beta != 0)
+		}
+	case avx2Kernels:
+		// 12 rows at a time, in two halves of 8 columns.
+		for ; done+12 <= m; done += 12 {
+			for g := range 4 {
+				bases[g] = rows[done+3*g]
+			}
+			kern12x8slide(&a[0], &bases, TapRows(k)/3, &b[0], &c[done*16], beta != 0)
+			kern12x8slide(&a[0], &bases, TapRows(k)/3, &b[8], &c[done*16+8], beta != 0)
 		}
 	}
 	if done < m {

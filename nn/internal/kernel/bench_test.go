@@ -5,7 +5,7 @@ import "testing"
 // BenchmarkIm2col lays out one image for ResNet-32 w1's 3×3 convolutions
 // with padding 1: the three stride-1 shapes (<channels>x<size>) and the
 // stride-2 one that halves 32×32 (s2). Names end in /vec, or /go with the
-// AVX-512 loops off (Options.GoLoops), where they run.
+// AVX-512 loops off (Options.Loops), where they run.
 func BenchmarkIm2col(b *testing.B) {
 	for _, g := range []struct {
 		name         string
@@ -16,14 +16,14 @@ func BenchmarkIm2col(b *testing.B) {
 			x[i] = float32(i%7) - 3
 		}
 		for _, avx := range []bool{true, false} {
-			name := "go"
+			name, loops := "go", LoopsGo
 			if avx {
 				if !hasAVX512 {
 					continue
 				}
-				name = "vec"
+				name, loops = "vec", LoopsAuto
 			}
-			k, err := NewConv([]int{1, g.c, g.h, g.h}, []int{g.c, g.c, 3, 3}, ConvConfig{Stride: g.stride, Pad: 1}, Options{GoLoops: !avx})
+			k, err := NewConv([]int{1, g.c, g.h, g.h}, []int{g.c, g.c, 3, 3}, ConvConfig{Stride: g.stride, Pad: 1}, Options{Loops: loops})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,8 +12,8 @@ import (
 
 // gemm is the matrix multiply under every conv and dense kernel:
 // C = alpha·op(A)·op(B) + beta·C, row-major, through internal/blas: robustq's
-// AVX-512 kernels where the CPU has them, else OpenBLAS when the machine has
-// it (found at run time), else gonum's pure Go. The kernels split work
+// AVX-512 or AVX2 kernels where the CPU has them, else OpenBLAS when the
+// machine has it (found at run time), else gonum's pure Go. The kernels split work
 // across goroutines themselves, so OpenBLAS is set to one thread per call on
 // first use.
 var gemm gemmer
@@ -85,7 +85,7 @@ type Conv struct {
 	paddedBatch []float32
 	paddedFor   *float32
 
-	// colMasks is im2col's layout for the AVX-512 loop (planeMasks).
+	// colMasks is im2col's layout for the assembly loops (planeMasks).
 	colMasks *im2colMasks
 
 	// observer, when set, is handed the forward result an image at a time
@@ -366,7 +366,8 @@ func (k *Conv) colBuffer(w int) []float32 { return k.cols[w] }
 //
 // With AVX-512, blocks of 16 channels by 16 positions go through
 // transpose16: 16 positions of one output row, or 8 of two rows where the
-// rows are 8 wide.
+// rows are 8 wide. With AVX2, blocks of 8 by 8 positions of one output row
+// go through transpose8.
 func (k *Conv) transposeGrad(gt, d []float32, o16 int) {
 	ohw := k.oh * k.ow
 	oc := 0
@@ -384,6 +385,17 @@ func (k *Conv) transposeGrad(gt, d []float32, o16 int) {
 				_ = gt[at8+7*o16+15]
 				_ = dc[15*ohw+p+15]
 				transpose16(&gt[at], &gt[at8], o16, &dc[p], ohw)
+			}
+		}
+	}
+	if k.vec.avx2 && k.ow%8 == 0 {
+		for ; oc+8 <= k.o; oc += 8 {
+			dc := d[oc*ohw : (oc+8)*ohw]
+			for p := 0; p < ohw; p += 8 {
+				at := (p/k.ow*k.wp+p%k.ow)*o16 + oc
+				_ = gt[at+7*o16+7]
+				_ = dc[7*ohw+p+7]
+				transpose8(&gt[at], o16, &dc[p], ohw)
 			}
 		}
 	}
@@ -454,9 +466,9 @@ var sumBuffers struct {
 }
 
 // im2col lays out the receptive fields of image x (C,H,W) as the columns of
-// col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 one channel at a time by
-// masked loads (width-keeping convolutions) or gathers (the others), under
-// the table of planeMasks; otherwise row by row with copies.
+// col, a (C·KH·KW)×(OH·OW) matrix: with AVX-512 or AVX2 one channel at a
+// time by masked loads (width-keeping convolutions) or gathers (the
+// others), under the table of planeMasks; otherwise row by row with copies.
 func (k *Conv) im2col(x, col []float32) {
 	ohw, hw := k.oh*k.ow, k.h*k.w
 	for c := range k.c {
@@ -504,7 +516,7 @@ func (k *Conv) im2col(x, col []float32) {
 	}
 }
 
-// im2colMasks lays out im2col's rows for one channel plane as the AVX-512
+// im2colMasks lays out im2col's rows for one channel plane as the assembly
 // loops of im2colChannel read them: row r = i·KW + j holds, at the
 // positions q whose input lies in the image (where bit q mod 16 of
 // masks[r·nv + q/16] is set), the input value src[offs[r] + q] for

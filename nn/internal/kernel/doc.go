@@ -13,7 +13,8 @@
 // accumulates gradients; nn keeps the loss kernel, which runs an nn.Loss.
 //
 // Under the kernels are the elementwise loops (vec.go: Go versions
-// everywhere, AVX-512 versions on amd64 that round exactly as the Go ones),
+// everywhere, AVX-512 and AVX2 versions on amd64 that round exactly as the
+// Go ones; AVX2 where AVX-512 is absent or ROBUSTQ_BLAS=avx2 asks for it),
 // the GEMMs of internal/blas, and a crew of worker goroutines kept from
 // call to call (parallel.go) that the kernels split their work over;
 // ParallelRange and ParallelAdd lend the crew to nn's optimizer and tensor
@@ -30,8 +31,8 @@
 //   - Where robustq's assembly GEMM kernels run, results do not depend on
 //     the number of workers: sums over a batch are partial sums over fixed
 //     ranges of images, added in a fixed order. On the OpenBLAS and gonum
-//     backends (no AVX-512, or the noasm tag) they can differ in the last
-//     bits with GOMAXPROCS.
+//     backends (neither AVX-512 nor AVX2, or the noasm tag) they can differ
+//     in the last bits with GOMAXPROCS.
 //   - Bad shapes give errors wrapping ErrShape (nn.ErrShape) when a kernel
 //     is built; Forward and Backward take slices of the lengths the shapes
 //     say.

@@ -3,6 +3,8 @@ package kernel
 import (
 	"errors"
 	"strconv"
+
+	rqblas "github.com/robustq/robustq/internal/blas"
 )
 
 // ErrShape reports shapes a kernel cannot take. nn exports it as nn.ErrShape.
@@ -51,13 +53,36 @@ type PassKernel interface {
 type Options struct {
 	// ConvPath forces the path of stride-1 convolutions.
 	ConvPath ConvPath
-	// GoLoops runs the kernel's elementwise loops in Go where the AVX-512
-	// ones would run.
-	GoLoops bool
+	// Loops chooses the kernel's elementwise loops.
+	Loops Loops
 }
 
+// Loops chooses the elementwise loops: LoopsAuto the AVX-512 ones where the
+// CPU has them, the AVX2 ones where it has those instead (or where
+// ROBUSTQ_BLAS=avx2 asked internal/blas for its AVX2 kernels), Go
+// elsewhere; the others force a set where the CPU runs it, Go elsewhere.
+type Loops int
+
+// The sets of elementwise loops.
+const (
+	LoopsAuto Loops = iota
+	LoopsGo
+	LoopsAVX2
+)
+
 // vec returns the elementwise loops o asks for.
-func (o Options) vec() vec { return vec{avx512: hasAVX512 && !o.GoLoops} }
+func (o Options) vec() vec {
+	switch o.Loops {
+	case LoopsGo:
+		return vec{}
+	case LoopsAVX2:
+		return vec{avx2: hasAVX2}
+	}
+	if hasAVX512 && !rqblas.KernelsAVX2() {
+		return vec{avx512: true}
+	}
+	return vec{avx2: hasAVX2}
+}
 
 // ConvPath chooses how stride-1 convolutions run: ConvAuto picks the
 // implicit GEMM where the assembly kernels run and im2col elsewhere, by

@@ -110,16 +110,19 @@ func convTolerance(k, scale float64) float64 {
 // forEachConvPath runs f with stride-1 convolutions forced through im2col
 // and through the implicit GEMM in turn (on every GEMM backend; the
 // implicit GEMM copies the rows where the assembly kernels do not run), and
-// im2col once more with the AVX-512 loops off where they run (its Go loops).
+// im2col and the implicit GEMM once more with the AVX2 loops and with the
+// Go loops where assembly loops would otherwise run.
 func forEachConvPath(t *testing.T, f func(t *testing.T, o Options)) {
 	for _, p := range []struct {
 		name string
 		o    Options
 	}{{"im2col", Options{ConvPath: ConvIm2col}}, {"implicit", Options{ConvPath: ConvImplicit}},
 		{"implicit-dots", Options{ConvPath: ConvImplicitDots}}, {"implicit-taps", Options{ConvPath: ConvImplicitTaps}},
-		{"im2col-go", Options{ConvPath: ConvIm2col, GoLoops: true}}} {
-		if p.o.GoLoops && !hasAVX512 {
-			continue
+		{"im2col-avx2", Options{ConvPath: ConvIm2col, Loops: LoopsAVX2}},
+		{"implicit-avx2", Options{ConvPath: ConvImplicit, Loops: LoopsAVX2}},
+		{"im2col-go", Options{ConvPath: ConvIm2col, Loops: LoopsGo}}} {
+		if p.o.Loops != LoopsAuto && p.o.vec() == (Options{}).vec() {
+			continue // the same loops as the default's
 		}
 		t.Run(p.name, func(t *testing.T) { f(t, p.o) })
 	}
@@ -421,6 +424,24 @@ func TestPoolAndNormMatchDefinition(t *testing.T) {
 // |x|·|γ|/σ, so the tolerance is 8·2⁻²⁴·(max|x|/σ·|γ|·max|dy| + 1) for the
 // outputs and the input gradient, and 8·2⁻²⁴·(Σ|terms| + 1) for the sums.
 func TestBatchNormMatchesDefinition(t *testing.T) {
+	forEachLoops(t, testBatchNormMatchesDefinition)
+}
+
+// forEachLoops runs f with each set of elementwise loops the CPU runs:
+// the default, then AVX2 and Go where they differ from it.
+func forEachLoops(t *testing.T, f func(t *testing.T, o Options)) {
+	t.Run("default", func(t *testing.T) { f(t, Options{}) })
+	for _, l := range []struct {
+		name string
+		o    Options
+	}{{"avx2", Options{Loops: LoopsAVX2}}, {"go", Options{Loops: LoopsGo}}} {
+		if l.o.vec() != (Options{}).vec() {
+			t.Run(l.name, func(t *testing.T) { f(t, l.o) })
+		}
+	}
+}
+
+func testBatchNormMatchesDefinition(t *testing.T, o Options) {
 	const n, c, h, w = 3, 2, 4, 5
 	hw, m := h*w, float64(n*h*w)
 	r := rand.New(rand.NewPCG(9, 10))
@@ -433,7 +454,7 @@ func TestBatchNormMatchesDefinition(t *testing.T) {
 	dy := randSlice(r, len(x), -1, 1)
 	gamma, beta := []float32{0.5, 2}, []float32{0.25, -1}
 	cfg := BatchNormConfig{Training: true, Momentum: 0.1, Eps: 1e-5, RunMean: make([]float32, c), RunVar: []float32{1, 1}}
-	k, err := NewBatchNorm([]int{n, c, h, w}, cfg, Options{})
+	k, err := NewBatchNorm([]int{n, c, h, w}, cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,6 +519,10 @@ func TestBatchNormMatchesDefinition(t *testing.T) {
 // every element must still follow the definition exactly, including 0, -0
 // and NaN inputs.
 func TestElementwiseKernelsOnLongTensors(t *testing.T) {
+	forEachLoops(t, testElementwiseKernelsOnLongTensors)
+}
+
+func testElementwiseKernelsOnLongTensors(t *testing.T, o Options) {
 	const n = 3<<15 + 7
 	rng := rand.New(rand.NewPCG(5, 5))
 	x, y, g := make([]float32, n), make([]float32, n), make([]float32, n)
@@ -507,7 +532,7 @@ func TestElementwiseKernelsOnLongTensors(t *testing.T) {
 	x[0], x[1], x[n-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
 	same := func(a, b float32) bool { return a == b || (a != a && b != b) }
 	for _, slope := range []float32{0, 0.1} {
-		k := NewLeakyReLU([]int{n}, slope, Options{})
+		k := NewLeakyReLU([]int{n}, slope, o)
 		out, dIn := make([]float32, n), make([]float32, n)
 		if err := k.Forward(out, [][]float32{x}); err != nil {
 			t.Fatal(err)
@@ -525,7 +550,7 @@ func TestElementwiseKernelsOnLongTensors(t *testing.T) {
 			}
 		}
 	}
-	k := NewAdd([]int{n}, Options{})
+	k := NewAdd([]int{n}, o)
 	out, dIn := make([]float32, n), make([]float32, n)
 	if err := k.Forward(out, [][]float32{x, y}); err != nil {
 		t.Fatal(err)

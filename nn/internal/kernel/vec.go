@@ -3,16 +3,18 @@ package kernel
 import "math"
 
 // The elementwise loops under batch norm and leaky ReLU. Each has a Go
-// version here, which every platform can run, and an AVX-512 one on amd64
-// (vec_amd64.go) that takes over for the multiple-of-16 part of a slice.
+// version here, which every platform can run, and AVX-512 and AVX2 ones on
+// amd64 (vec_amd64.go) that take over for the multiple-of-16 (AVX2: 8) part
+// of a slice.
 // The Go loops round every product to float32 explicitly (float32(a*b)):
 // the compiler may otherwise fuse a*b + c into one multiply-add (it does
-// with GOAMD64=v3), and the two versions would no longer agree bit for bit.
+// with GOAMD64=v3), and the versions would no longer agree bit for bit.
 
 // vec runs the elementwise loops: their AVX-512 versions where avx512 is
-// set (the CPU has them and the kernel's Options allow them), their Go
-// versions otherwise. Each kernel holds one, chosen when it is built.
-type vec struct{ avx512 bool }
+// set, their AVX2 versions where avx2 is (the CPU has them and the kernel's
+// Options allow them; at most one is set), their Go versions otherwise.
+// Each kernel holds one, chosen when it is built.
+type vec struct{ avx512, avx2 bool }
 
 // sumsGo returns Σa and Σa·b in float64 with four accumulators each.
 func sumsGo(a, b []float32) (sa, sab float64) {

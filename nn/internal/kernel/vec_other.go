@@ -2,9 +2,9 @@
 
 package kernel
 
-// hasAVX512 is false: the assembly loops exist for amd64 only, and the
-// noasm build tag leaves them out there too.
-const hasAVX512 = false
+// hasAVX512 and hasAVX2 are false: the assembly loops exist for amd64
+// only, and the noasm build tag leaves them out there too.
+const hasAVX512, hasAVX2 = false, false
 
 func (vec) sums(a, b []float32) (sa, sab float64)             { return sumsGo(a, b) }
 func (vec) scaleShift(dst, src []float32, s, t float32)       { scaleShiftGo(dst, src, s, t) }
@@ -37,4 +37,8 @@ func (vec) copyRows(dst, src []float32, rows, w, ld int) {
 
 func transpose16(dst, dst8 *float32, ldd int, src *float32, lds int) {
 	panic("nn: transpose16 runs only with AVX-512")
+}
+
+func transpose8(dst *float32, ldd int, src *float32, lds int) {
+	panic("nn: transpose8 runs only with AVX2")
 }

@@ -10,18 +10,42 @@ import (
 // asm runs the AVX-512 loops where the CPU has them (the tests skip elsewhere).
 var asm = vec{avx512: true}
 
-// TestVecMatchesGo checks the AVX-512 loops against the Go loops on lengths
-// around their 16-element blocks, with zeros of both signs and NaN among
-// the inputs: bit for bit for the elementwise loops (they round the same
-// way), and for the float64 sums within n·2⁻⁵³ of the sum of magnitudes
-// (both add exactly converted float32 values and exact products in a
-// different order; Higham §3.1 bounds each by n−1 roundings).
-func TestVecMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+// asmLoop is a set of assembly loops and its name in subtests.
+type asmLoop struct {
+	name string
+	v    vec
+}
+
+// asmLoops returns the sets of assembly loops the CPU runs.
+func asmLoops() []asmLoop {
+	var sets []asmLoop
+	if hasAVX512 {
+		sets = append(sets, asmLoop{"avx512", vec{avx512: true}})
 	}
+	if hasAVX2 {
+		sets = append(sets, asmLoop{"avx2", vec{avx2: true}})
+	}
+	return sets
+}
+
+// TestVecMatchesGo checks each set of assembly loops against the Go loops
+// on lengths around their 16- and 8-element blocks, with zeros of both
+// signs and NaN among the inputs: bit for bit for the elementwise loops
+// (they round the same way), and for the float64 sums within n·2⁻⁵³ of the
+// sum of magnitudes (both add exactly converted float32 values and exact
+// products in a different order; Higham §3.1 bounds each by n−1 roundings).
+func TestVecMatchesGo(t *testing.T) {
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
+	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testVecMatchesGo(t, set.v) })
+	}
+}
+
+func testVecMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, n := range []int{1, 15, 16, 17, 33, 100, 1031} {
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 33, 100, 1031} {
 		x, y := randSlice(r, n, -3, 3), randSlice(r, n, -3, 3)
 		x[0], y[n-1] = float32(math.Copysign(0, -1)), 0
 		if n > 2 {
@@ -95,15 +119,21 @@ func TestVecMatchesGo(t *testing.T) {
 	}
 }
 
-// TestMaxPool2RowMatchesGo checks the AVX-512 max-pool row against the Go
-// loop, bit for bit with the same argmax, on row lengths around its
-// 16-output groups, with ties, ±0 and NaN among the inputs.
+// TestMaxPool2RowMatchesGo checks each set's max-pool row against the Go
+// loop, bit for bit with the same argmax, on row lengths around its 16- and
+// 8-output groups, with ties, ±0 and NaN among the inputs.
 func TestMaxPool2RowMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testMaxPool2RowMatchesGo(t, set.v) })
+	}
+}
+
+func testMaxPool2RowMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, ow := range []int{1, 7, 14, 15, 16, 17, 33} {
+	for _, ow := range []int{1, 7, 8, 9, 14, 15, 16, 17, 24, 33} {
 		w := 2*ow + 3 // rows wider than the pooled part, as with odd widths
 		x := randSlice(r, 3*w, -2, 2)
 		for i := range x {
@@ -130,7 +160,7 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 	}
 }
 
-// TestIm2colChannelMatchesDefinition checks the AVX-512 im2col of one
+// TestIm2colChannelMatchesDefinition checks each set's im2col of one
 // channel (im2colChannel) against the definition on both of its layouts:
 // width-keeping stride-1 convolutions (masked loads; rows of whole, partial
 // and several vectors, output heights other than the input's from kernels
@@ -140,9 +170,15 @@ func TestMaxPool2RowMatchesGo(t *testing.T) {
 // that read outside the image would show one), and dst has NaN past its
 // rows, which must stay.
 func TestIm2colChannelMatchesDefinition(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testIm2colChannelMatchesDefinition(t, set.v) })
+	}
+}
+
+func testIm2colChannelMatchesDefinition(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(15, 16))
 	nan := float32(math.NaN())
 	nans := func(n int) []float32 {
@@ -205,17 +241,23 @@ func TestIm2colChannelMatchesDefinition(t *testing.T) {
 	}
 }
 
-// TestCopyRowsMatchesGo checks the AVX-512 row copy of padImage against
-// the Go loop on row widths around its 16-value vectors and several
+// TestCopyRowsMatchesGo checks each set's row copy of padImage against
+// the Go loop on row widths around its 16- and 8-value vectors and several
 // distances between the destination's rows: the values between those rows
 // (NaN here) must stay as they are.
 func TestCopyRowsMatchesGo(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("the CPU has no AVX-512: only the Go loops run")
+	if len(asmLoops()) == 0 {
+		t.Skip("the CPU has neither AVX-512 nor AVX2: only the Go loops run")
 	}
+	for _, set := range asmLoops() {
+		t.Run(set.name, func(t *testing.T) { testCopyRowsMatchesGo(t, set.v) })
+	}
+}
+
+func testCopyRowsMatchesGo(t *testing.T, asm vec) {
 	r := rand.New(rand.NewPCG(19, 20))
 	nan := float32(math.NaN())
-	for _, w := range []int{1, 5, 15, 16, 17, 32, 34} {
+	for _, w := range []int{1, 5, 7, 8, 9, 15, 16, 17, 32, 34} {
 		for _, rows := range []int{1, 2, 5} {
 			for _, gap := range []int{0, 2, 17} {
 				ld := w + gap
@@ -252,6 +294,31 @@ func TestTranspose16(t *testing.T) {
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("[%d] (row %d, value %d) = %v, want %v", i, i/ldd, i%ldd, got[i], want[i])
+		}
+	}
+}
+
+// TestTranspose8 checks the AVX2 8×8 transpose against its definition,
+// with row strides other than 8.
+func TestTranspose8(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("the CPU has no AVX2: only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	const lds, ldd = 29, 11
+	src := randSlice(r, 7*lds+8, -1, 1)
+	got := make([]float32, 7*ldd+8)
+	transpose8(&got[0], ldd, &src[0], lds)
+	for p := range 8 {
+		for c := range 8 {
+			if got[p*ldd+c] != src[c*lds+p] {
+				t.Fatalf("row %d, value %d = %v, want %v", p, c, got[p*ldd+c], src[c*lds+p])
+			}
+		}
+	}
+	for i, v := range got {
+		if i%ldd >= 8 && v != 0 {
+			t.Fatalf("[%d] (row %d, value %d) written: %v", i, i/ldd, i%ldd, v)
 		}
 	}
 }
