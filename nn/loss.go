@@ -112,10 +112,7 @@ func (DLR) Eval(logits []float32, k int, y []int, losses, grad []float32) {
 		g := grad[i*k : (i+1)*k]
 		clear(g)
 		if k < 3 {
-			losses[i] = float32(math.NaN())
-			for j := range g {
-				g[j] = float32(math.NaN())
-			}
+			losses[i] = undefined(g)
 			continue
 		}
 		p1, p2, p3 := top3(z)
@@ -206,4 +203,14 @@ func (k *lossKernel) Backward(_ int, dIn []float32, _ [][]float32, _, dOut []flo
 		dIn[i] = g * v
 	}
 	return nil
+}
+
+// undefined fills a loss's gradient row g with NaN and returns NaN, for a
+// loss that is not defined on so few classes.
+func undefined(g []float32) float32 {
+	nan := float32(math.NaN())
+	for j := range g {
+		g[j] = nan
+	}
+	return nan
 }

@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 // DLRTargeted is the targeted Difference of Logits Ratio loss of Croce and
 // Hein (2020) for a target class t, in the form a targeted attack descends
 // (the label passed to Eval is the target):
@@ -27,10 +25,7 @@ func (DLRTargeted) Eval(logits []float32, k int, t []int, losses, grad []float32
 		g := grad[i*k : (i+1)*k]
 		clear(g)
 		if k < 4 {
-			losses[i] = float32(math.NaN())
-			for j := range g {
-				g[j] = float32(math.NaN())
-			}
+			losses[i] = undefined(g)
 			continue
 		}
 		p1, _, p3, p4 := top4(z)

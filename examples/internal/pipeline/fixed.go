@@ -125,7 +125,5 @@ func precomputeCached(ctx context.Context, path, name string, a attack.Attack, m
 // setting and the image count), the seed, the attack's name, the weights of
 // the model they were crafted on and the images themselves.
 func transferKey(p Profile, seed uint64, name string, m *nn.Network, x []float32) string {
-	h := fnv.New32a()
-	fmt.Fprintf(h, "%+v", p)
-	return fmt.Sprintf("%s-%08x-s%d-%s-%016x-%016x", p.Name, h.Sum32(), seed, fileName(name), weightsHash(m), exampleKey(x))
+	return fmt.Sprintf("%s-s%d-%s-%016x-%016x", profileKey(p), seed, fileName(name), weightsHash(m), exampleKey(x))
 }

@@ -175,7 +175,13 @@ func weightsHash(nets ...*nn.Network) uint64 {
 // so that a retrained model, another quantizer or mapping, or other attack
 // settings never reuse a stale result.
 func rowKey(p Profile, seed uint64, label string, row, base, sub *nn.Network) string {
+	return fmt.Sprintf("%s-s%d-%s-%016x", profileKey(p), seed, fileName(label), weightsHash(row, base, sub))
+}
+
+// profileKey names a profile with every one of its settings: its name and a
+// hash of all its fields.
+func profileKey(p Profile) string {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%+v", p)
-	return fmt.Sprintf("%s-%08x-s%d-%s-%016x", p.Name, h.Sum32(), seed, fileName(label), weightsHash(row, base, sub))
+	return fmt.Sprintf("%s-%08x", p.Name, h.Sum32())
 }
